@@ -1,0 +1,66 @@
+"""Reference code lists: ISO 3166-1 alpha-2 countries, ISO 4217 currencies, EU members.
+
+Frozen copies (ISO 3166-1 as of 2026, 249 codes) so that validation needs no
+network and no extra dependency. ``XK`` (Kosovo) is added: customs systems use it.
+"""
+
+from __future__ import annotations
+
+COUNTRIES: frozenset[str] = frozenset(
+    """
+AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO
+BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ
+DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP
+GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG
+KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML
+MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE
+PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL
+SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM
+US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
+XK
+""".split()
+)
+
+CURRENCIES: frozenset[str] = frozenset(
+    """
+AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BHD BIF BMD BND BOB BOV BRL BSD BTN BWP
+BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN
+ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK
+JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD
+MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP
+PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP
+SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV
+WST XAD XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XTS XUA XXX YER ZAR
+ZMW ZWG
+""".split()
+)
+
+EU_MEMBERS: frozenset[str] = frozenset(
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+)
+
+# Reference rates, units of EUR per unit of currency, used when a mapping gives none.
+# They stand for the monthly customs exchange rates an administration would load.
+EUR_PER_UNIT: dict[str, float] = {
+    "EUR": 1.0,
+    "USD": 0.92,
+    "CNY": 0.127,
+    "GBP": 1.17,
+    "JPY": 0.0061,
+    "CHF": 1.05,
+    "TRY": 0.027,
+    "INR": 0.011,
+    "KRW": 0.00068,
+    "HKD": 0.118,
+    "VND": 0.000036,
+    "SGD": 0.69,
+    "AED": 0.25,
+    "CAD": 0.67,
+    "PLN": 0.23,
+    "SEK": 0.088,
+    "NOK": 0.086,
+    "DKK": 0.134,
+    "BRL": 0.17,
+    "MYR": 0.2,
+    "THB": 0.026,
+}
