@@ -1,1 +1,1 @@
-"""targeting package."""
+"""The ``targeting`` command line and its settings: the edge of the service."""
