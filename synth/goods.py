@@ -86,14 +86,6 @@ def build_goods(rng: np.random.Generator, countries: list[str]) -> Goods:
     popularity = np.array(cols[9], dtype=float)
     popularity /= popularity.sum()
 
-    cheaper = np.full(len(hs6), -1)
-    for heading in np.unique(hs4):
-        members = np.flatnonzero(hs4 == heading)
-        lowest = members[np.argmin(duty[members])]
-        for m in members:
-            if duty[m] - duty[lowest] >= 0.03:
-                cheaper[m] = lowest
-
     pair_effect = rng.normal(0, 0.25, size=(len(hs6), len(countries)))
     anti_dumping: dict[tuple[int, int], float] = {}
     chapter = np.array(cols[1])
@@ -104,6 +96,18 @@ def build_goods(rng: np.random.Generator, countries: list[str]) -> Goods:
     for h in chosen:
         anti_dumping[(int(h), china)] = round(float(rng.uniform(0.2, 0.7)), 3)
         pair_effect[h, china] -= 0.35  # dumped goods are cheap
+
+    # Misclassification targets: a lower-duty sibling in the same HS4, anti-dumping aside.
+    ad_hs = {h for h, _ in anti_dumping}
+    cheaper = np.full(len(hs6), -1)
+    for heading in np.unique(hs4):
+        members = np.array([m for m in np.flatnonzero(hs4 == heading) if m not in ad_hs])
+        if len(members) < 2:
+            continue
+        lowest = members[np.argmin(duty[members])]
+        for m in members:
+            if duty[m] - duty[lowest] >= 0.03:
+                cheaper[m] = lowest
 
     return Goods(
         hs6=hs6,

@@ -12,6 +12,7 @@ from synth.catalogue import (
     COUNTERFEIT_SELLER_COUNTRIES,
     IPR_CHAPTERS,
     LAUNDERING_TRANSIT_ORIGINS,
+    PREFERENTIAL_ORIGINS,
     RARE_AIR_TRANSITS,
     RING_CHAPTERS,
     RING_SELLER_COUNTRIES,
@@ -133,7 +134,7 @@ class _Planter:
             d.importer[rows] = shells[s]
             rotation = rng.choice(regular, 3, p=decl_p)  # shells rotate their brokers
             d.declarant[rows] = rotation[rng.integers(0, 3, len(rows))]
-            self.regoods(rows, mass_boost=float(rng.uniform(1.0, 2.3)))
+            self.regoods(rows, mass_boost=float(rng.uniform(1.5, 3.0)))
             d.value[rows] = np.round(d.true_value[rows] * rng.uniform(0.3, 0.7, len(rows)), 2)
             self.mark(rows, "shell_importer", s)
 
@@ -174,7 +175,9 @@ class _Planter:
         cand_hs = np.flatnonzero(g.cheaper_sibling >= 0)
         if target <= 0 or len(cand_hs) == 0:
             return
-        rows = self.choose(d.unused(self.business_nonaeo()), target)
+        # Only where no preference is claimable, so the lower code really lowers the duty.
+        preferential = np.isin(self.parties.countries, list(PREFERENTIAL_ORIGINS))
+        rows = self.choose(d.unused(self.business_nonaeo() & ~preferential[d.origin]), target)
         habitual_pool = np.flatnonzero(~p.importer_aeo & (p.importer_entry_day == 0))
         habitual = rng.choice(habitual_pool, size=max(5, p.n_importers // 70), replace=False)
         moved = rows[rng.random(len(rows)) < 0.6]

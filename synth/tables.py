@@ -95,7 +95,7 @@ def declarations_table(
             pa.array(hs_code, pa.string()),
             take(goods.description, d.hs),
             pa.array(d.mass),
-            pa.array(declared.supplementary_units),
+            pa.array(declared.supplementary_units, from_pandas=True),  # NaN -> null
             pa.array(declared.customs_value),
             pa.array(declared.currency, pa.string()),
             pa.array(declared.customs_value_rc),

@@ -81,3 +81,21 @@ def ingest(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
     typer.echo(summary.render())
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Working directory of the demo.")] = Path("data/demo"),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    days: Annotated[int, typer.Option(min=7, help="Days of history.")] = 120,
+    declarations_per_day: Annotated[int, typer.Option(min=10)] = 1000,
+) -> None:
+    """Run the main job on built-in synthetic data (generate, export, ingest, check)."""
+    from synth import WorldConfig
+    from targeting.demo import run_demo
+
+    run_demo(
+        WorldConfig(seed=seed, days=days, declarations_per_day=declarations_per_day),
+        out,
+        typer.echo,
+    )

@@ -33,6 +33,7 @@ class RejectLog:
     """Collects field failures of one source table and decides which rows are rejected."""
 
     def __init__(self, table: str, num_rows: int) -> None:
+        """Empty log for ``num_rows`` source rows of ``table``."""
         self.table = table
         self.num_rows = num_rows
         self._first = r.no_failures(num_rows)
@@ -49,10 +50,15 @@ class RejectLog:
             values: list[str | None] = [raw] * len(rows)
         else:
             values = raw.take(pa.array(rows)).to_pylist()
-        row_codes = codes[rows]
-        self._blocks.append(_Block(field, column, rows, values, row_codes))
-        first = self._first[rows]
-        self._first[rows] = np.where((first == r.OK) | (row_codes < first), row_codes, first)
+        self._absorb_block(_Block(field, column, rows, values, codes[rows]))
+
+    def _absorb_block(self, block: _Block) -> None:
+        """Keep a block and lower each of its rows' first failure code where it comes earlier."""
+        self._blocks.append(block)
+        first = self._first[block.rows]
+        self._first[block.rows] = np.where(
+            (first == r.OK) | (block.codes < first), block.codes, first
+        )
 
     def add_mask(
         self,
@@ -67,10 +73,24 @@ class RejectLog:
         codes[mask] = r.CODE[reason]
         self.add(field, column, raw, codes)
 
+    def absorb(self, other: RejectLog) -> None:
+        """Take over the failures recorded in ``other`` (same rows)."""
+        for block in other._blocks:
+            self._absorb_block(block)
+
     @property
     def rejected(self) -> np.ndarray:
         """Mask of rows with at least one failure."""
         return self._first != r.OK
+
+    def add_rows(
+        self, field: str, column: str, rows: np.ndarray, values: list[str | None], reason: str
+    ) -> None:
+        """Record ``reason`` for row positions ``rows``, with the given cell values."""
+        block = _Block(
+            field, column, rows, values, np.full(len(rows), r.CODE[reason], r.CODE_DTYPE)
+        )
+        self._absorb_block(block)
 
     def rejected_by_reason(self) -> dict[str, int]:
         """Rejected rows counted once, under their first reason (reasons with zero rows omitted)."""

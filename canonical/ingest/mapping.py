@@ -13,6 +13,7 @@ import re
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from canonical.codes import CURRENCIES, EUR_PER_UNIT
@@ -83,29 +84,46 @@ class FieldSpec(BaseModel):
     @field_validator("column", "value", "default", "format", "unit", mode="before")
     @classmethod
     def _scalar_text(cls, value: object) -> str | None:
+        """YAML scalars (numbers, booleans) as text."""
         return _text(value)
 
     @field_validator("values", mode="before")
     @classmethod
     def _map_text(cls, value: object) -> object:
+        """Value-map keys and values as text, as cells would hold them."""
         if not isinstance(value, dict):
             return value
         return {_text(k) or "": _text(v) for k, v in value.items()}
 
+    @field_validator("format")
+    @classmethod
+    def _strptime_format(cls, value: str | None) -> str | None:
+        """A date format pandas can use (``ISO8601`` or valid strptime directives)."""
+        if value is None or value == ISO8601:
+            return value
+        try:
+            pd.to_datetime(pd.Series(["2000-01-01"]), format=value, errors="coerce")
+        except (ValueError, re.error) as exc:
+            raise ValueError(f"invalid date format {value!r}: {exc}") from exc
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
+        """Only known IANA time zones."""
         return None if value is None else _check_timezone(value)
 
     @field_validator("scale")
     @classmethod
     def _positive_scale(cls, value: float | None) -> float | None:
+        """A scale must be a positive finite number."""
         if value is not None and not (math.isfinite(value) and value > 0):
             raise ValueError("scale must be a positive number")
         return value
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
+        """Exactly one source; options that exclude each other are not combined."""
         if (self.column is None) == (self.value is None):
             raise ValueError(
                 "give exactly one of `column` (a source column) or `value` (a constant)"
@@ -165,12 +183,14 @@ class ExtraSpec(BaseModel):
     @field_validator("categorical", "numeric", mode="before")
     @classmethod
     def _short(cls, value: object) -> object:
+        """Keys as text; ``name: COLUMN`` entries are parsed by FieldSpec's short form."""
         if not isinstance(value, dict):
             return value
         return {_text(k): v for k, v in value.items()}
 
     @model_validator(mode="after")
     def _names(self) -> ExtraSpec:
+        """Extra names are identifiers and only numeric options go with numeric extras."""
         for kind, specs in (("categorical", self.categorical), ("numeric", self.numeric)):
             for name, spec in specs.items():
                 if not _EXTRA_NAME.match(name):
@@ -197,11 +217,13 @@ class LabelSpec(BaseModel):
     @field_validator("column", "revenue", mode="before")
     @classmethod
     def _scalar_text(cls, value: object) -> str | None:
+        """YAML scalars (numbers, booleans) as text."""
         return _text(value)
 
     @field_validator("positive", "negative", mode="before")
     @classmethod
     def _list_text(cls, value: object) -> object:
+        """Label values as trimmed lowercase text (they are compared that way)."""
         if value is None:
             return None
         if not isinstance(value, list):
@@ -210,6 +232,7 @@ class LabelSpec(BaseModel):
 
     @model_validator(mode="after")
     def _disjoint(self) -> LabelSpec:
+        """A label value cannot be both positive and negative."""
         if not self.positive:
             raise ValueError("label.positive must list at least one value")
         if self.negative is not None and set(self.positive) & set(self.negative):
@@ -236,6 +259,7 @@ class Section(BaseModel):
     @field_validator("fields", mode="before")
     @classmethod
     def _short(cls, value: object) -> object:
+        """Keys as text; ``name: COLUMN`` entries are parsed by FieldSpec's short form."""
         if not isinstance(value, dict):
             return value
         return {_text(k): v for k, v in value.items()}
@@ -243,6 +267,7 @@ class Section(BaseModel):
     @field_validator("null_values", mode="before")
     @classmethod
     def _null_text(cls, value: object) -> object:
+        """Null tokens as trimmed text."""
         if not isinstance(value, list):
             return value
         return [(_text(v) or "").strip() for v in value]
@@ -250,6 +275,7 @@ class Section(BaseModel):
     @field_validator("delimiter")
     @classmethod
     def _one_char(cls, value: str) -> str:
+        """The CSV delimiter is one character and not a quote or newline."""
         if len(value) != 1 or value in '\r\n"':
             raise ValueError("delimiter must be one character (not a quote or newline)")
         return value
@@ -257,6 +283,7 @@ class Section(BaseModel):
     @field_validator("encoding")
     @classmethod
     def _codec(cls, value: str) -> str:
+        """The encoding must be a codec Python knows."""
         try:
             codecs.lookup(value)
         except LookupError as exc:
@@ -265,6 +292,7 @@ class Section(BaseModel):
 
     @model_validator(mode="after")
     def _check_fields(self) -> Section:
+        """Known field names, options fitting each field's kind, required fields mapped."""
         known = self.SCHEMA_FIELDS
         unknown = [name for name in self.fields if name not in known]
         if unknown:
@@ -342,6 +370,7 @@ class ControlsSection(Section):
 
     @model_validator(mode="after")
     def _reference(self) -> ControlsSection:
+        """Controls must be able to point at a declaration or an ENS filing."""
         for group in CONTROLS.require_one_of:
             if not any(name in self.fields for name in group):
                 raise ValueError(f"map at least one of: {', '.join(group)}")
@@ -363,6 +392,7 @@ class Mapping(BaseModel):
     @field_validator("reporting_currency")
     @classmethod
     def _currency(cls, value: str) -> str:
+        """The reporting currency is an ISO 4217 code (uppercased)."""
         code = value.strip().upper()
         if code not in CURRENCIES:
             raise ValueError(f"{value!r} is not an ISO 4217 currency")
@@ -371,6 +401,7 @@ class Mapping(BaseModel):
     @field_validator("currency_rates", mode="before")
     @classmethod
     def _rates(cls, value: object) -> object:
+        """Rate keys are ISO 4217 codes (uppercased)."""
         if not isinstance(value, dict):
             return value
         out: dict[str, object] = {}
@@ -384,6 +415,7 @@ class Mapping(BaseModel):
     @field_validator("currency_rates")
     @classmethod
     def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        """Rates are positive finite numbers."""
         bad = [k for k, v in value.items() if not (math.isfinite(v) and v > 0)]
         if bad:
             raise ValueError(f"rates must be positive numbers: {', '.join(bad)}")
@@ -392,10 +424,12 @@ class Mapping(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
+        """Only known IANA time zones."""
         return _check_timezone(value)
 
     @model_validator(mode="after")
     def _complete(self) -> Mapping:
+        """At least one section, and a rate for the reporting currency."""
         if self.declarations is None and self.ens is None and self.controls is None:
             raise ValueError("the mapping has no section (declarations, ens, controls)")
         if self.reporting_currency not in self.rates:

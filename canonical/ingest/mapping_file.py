@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from canonical.ingest.errors import IngestError
 from canonical.ingest.mapping import Mapping
@@ -56,11 +57,41 @@ _StrictLoader.add_implicit_resolver(
 )
 
 
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation (``Model | None``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _allowed_keys(path: tuple[object, ...]) -> list[str]:
+    """Option names allowed at ``path`` in the mapping (empty if it cannot be told)."""
+    model: type[BaseModel] | None = Mapping
+    parts = list(path)
+    while parts and model is not None:
+        part = parts.pop(0)
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        annotation = field.annotation
+        if get_origin(annotation) is dict:
+            parts = parts[1:]  # skip the dictionary key (a field or extra name)
+            annotation = get_args(annotation)[1]
+        model = _model_in(annotation)
+    return list(model.model_fields) if model is not None and not parts else []
+
+
 def _describe(error: dict) -> str:
     """One pydantic error as ``where: what``."""
     loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
-        return f"{loc}: unknown option (see docs/mapping.md for the allowed keys)"
+        allowed = _allowed_keys(tuple(error["loc"][:-1]))
+        hint = f"allowed: {', '.join(allowed)}" if allowed else "see docs/mapping.md"
+        return f"{loc}: unknown option ({hint})"
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{loc}: {message}"
 
@@ -68,7 +99,7 @@ def _describe(error: dict) -> str:
 def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
     """Validate mapping YAML text; raise IngestError naming every problem found."""
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -55,7 +55,7 @@ def parse_float(
     places = power_of_ten(factor)
     if places:
         clean = _shift(clean, places)
-    values = pc.cast(clean, pa.float64()).to_numpy()
+    values = np.array(pc.cast(clean, pa.float64()).to_numpy(), dtype=np.float64)
     if places is None:
         values = values * factor
     present = pc.is_valid(text).to_numpy()

@@ -76,7 +76,7 @@ def _text(text: pa.ChunkedArray, fld: Field, opts: ParseOptions) -> Parsed:
 
 
 def _hs(text: pa.ChunkedArray, fld: Field, opts: ParseOptions) -> Parsed:
-    """HS/CN codes: spaces and dots removed, zero-padded if asked, digits within the length range."""
+    """HS/CN codes: spaces and dots dropped, zero-padded if asked, digits in the length range."""
     text = pc.replace_substring_regex(text, r"[\s.]", "")
     if opts.zfill:
         text = pc.utf8_lpad(text, opts.zfill, padding="0")

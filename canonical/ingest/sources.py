@@ -105,6 +105,7 @@ def _read_csv_once(
     ragged: list[pacsv.InvalidRow] = []
 
     def handler(row: pacsv.InvalidRow) -> str:
+        """Collect a ragged row and skip it (reported after the pass)."""
         ragged.append(row)
         return "skip"
 

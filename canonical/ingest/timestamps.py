@@ -56,9 +56,13 @@ def _parse_text(text: pa.ChunkedArray, fmt: str, timezone: str) -> pd.Series:
     return out
 
 
+_EPOCH_LIMIT = {"s": 9.2e9, "ms": 9.2e12, "us": 9.2e15, "ns": 9.2e18}
+
+
 def _parse_epoch(text: pa.ChunkedArray, unit: str, decimal: str) -> pd.Series:
-    """Timestamps from epoch numbers in ``unit``."""
+    """Timestamps from epoch numbers in ``unit`` (beyond the nanosecond range: NaT)."""
     values, _ = parse_float(text, decimal=decimal)
+    values[np.abs(values) > _EPOCH_LIMIT[unit]] = np.nan
     return pd.Series(pd.to_datetime(values, unit=unit, utc=True, errors="coerce"))
 
 
