@@ -1,0 +1,347 @@
+"""The rows to featurise as plain numpy columns, with their linked ENS summarised.
+
+``inputs_from_frames`` serves training and batch scoring (canonical pandas frames);
+``inputs_from_records`` serves the API (canonical dicts, ENS embedded). Both end in
+the same numpy summary of the ENS (``summarise_ens``), so every feature downstream
+has a single implementation whatever the entry point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.timebase import to_seconds
+
+TEXT_COLUMNS = (
+    "declaration_id",
+    "importer_id",
+    "declarant_id",
+    "seller_id",
+    "office",
+    "origin_country",
+    "dispatch_country",
+    "hs_code",
+    "preference",
+    "transport_mode",
+    "ens_id",
+)
+NUMBER_COLUMNS = ("net_mass_kg", "supplementary_units", "customs_value_rc", "duty_rate")
+FLAG_COLUMNS = ("importer_aeo", "declarant_aeo")
+ENS_TEXT = (
+    "filing_id",
+    "carrier_id",
+    "itinerary",
+    "items_hs6",
+    "content_key",
+    "consignor_id",
+    "consignee_id",
+)
+ENS_NUMBER = ("first_filed", "expected_arrival", "versions", "gross_mass_kg")
+ENS_FLAG = ("carrier_aeo", "pre_loading", "containerised", "present")
+
+
+@dataclass
+class Inputs:
+    """Columns of ``n`` declarations; ``ens`` holds per-row summaries of their ENS."""
+
+    time: np.ndarray  # int64 seconds, lodged_at
+    text: dict[str, np.ndarray]  # object arrays, None where missing
+    number: dict[str, np.ndarray]  # float64, NaN where missing
+    flag: dict[str, np.ndarray]  # bool
+    ens: dict[str, np.ndarray] | None  # None when no ENS data was given at all
+    _keys: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.time)
+
+    @property
+    def extra_categoricals(self) -> list[str]:
+        return sorted(k for k in self.text if k.startswith("extra_cat__"))
+
+    @property
+    def extra_numerics(self) -> list[str]:
+        return sorted(k for k in self.number if k.startswith("extra_num__"))
+
+    def take(self, rows: np.ndarray) -> Inputs:
+        """The inputs of a subset of rows."""
+        pick = {k: v[rows] for k, v in self.text.items()}
+        ens = None if self.ens is None else {k: v[rows] for k, v in self.ens.items()}
+        return Inputs(
+            time=self.time[rows],
+            text=pick,
+            number={k: v[rows] for k, v in self.number.items()},
+            flag={k: v[rows] for k, v in self.flag.items()},
+            ens=ens,
+        )
+
+
+def _text(values: Any, n: int) -> np.ndarray:
+    """Object array with None for missing values."""
+    if values is None:
+        return np.full(n, None, dtype=object)
+    series = pd.Series(values, dtype=object)
+    return series.where(series.notna(), None).to_numpy(dtype=object)
+
+
+def _number(values: Any, n: int) -> np.ndarray:
+    if values is None:
+        return np.full(n, np.nan)
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+
+
+def _flag(values: Any, n: int) -> np.ndarray:
+    if values is None:
+        return np.zeros(n, dtype=bool)
+    return pd.Series(values).fillna(False).to_numpy(dtype=bool)
+
+
+def _empty_ens(n: int) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {k: np.full(n, None, dtype=object) for k in ENS_TEXT}
+    out.update({k: np.full(n, np.nan) for k in ENS_NUMBER})
+    out.update({k: np.zeros(n, dtype=bool) for k in ENS_FLAG})
+    return out
+
+
+def summarise_ens(
+    n: int, decl_time: np.ndarray, filings: dict[str, np.ndarray], items: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Per-declaration summary of the ENS versions filed before the declaration.
+
+    ``filings`` rows carry ``row`` (the declaration they belong to), ``filing_id``,
+    ``version``, ``filed_at`` (s), ``filing_type``, ``carrier_id``, ``carrier_aeo``,
+    ``itinerary``, ``consignor_id``, ``consignee_id``, ``expected_arrival`` (s);
+    ``items`` rows carry ``row``, ``version``, ``hs6``, ``gross_mass_kg``, ``containerised``.
+    """
+    out = _empty_ens(n)
+    if len(filings["row"]) == 0:
+        return out
+    known = filings["filed_at"] < decl_time[filings["row"]]
+    f = {k: v[known] for k, v in filings.items()}
+    if len(f["row"]) == 0:
+        return out
+    order = np.lexsort((f["version"], f["row"]))
+    f = {k: v[order] for k, v in f.items()}
+    rows = f["row"]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    ends = np.r_[starts[1:], len(rows)] - 1  # latest version of each declaration's ENS
+    r = rows[starts]
+    out["present"][r] = True
+    out["first_filed"][r] = np.minimum.reduceat(f["filed_at"].astype(np.float64), starts)
+    out["versions"][r] = np.diff(np.r_[starts, len(rows)])
+    out["pre_loading"][r] = (
+        np.maximum.reduceat((f["filing_type"] == "pre_loading").astype(np.int8), starts) > 0
+    )
+    for name in ("filing_id", "carrier_id", "itinerary", "consignor_id", "consignee_id"):
+        out[name][r] = f[name][ends]
+    out["carrier_aeo"][r] = f["carrier_aeo"][ends].astype(bool)
+    out["expected_arrival"][r] = f["expected_arrival"][ends]
+    # Content key of the first version: what a duplicate filing copies, known from the start.
+    out["content_key"][r] = [
+        f"{a}|{b}|{c}|{d}"
+        for a, b, c, d in zip(
+            f["consignor_id"][starts],
+            f["consignee_id"][starts],
+            f["expected_arrival"][starts],
+            f["itinerary"][starts],
+            strict=True,
+        )
+    ]
+    latest_version = np.zeros(n, dtype=np.int64)
+    latest_version[r] = f["version"][ends]
+    it = items
+    mine = (it["version"] == latest_version[it["row"]]) & out["present"][it["row"]]
+    it = {k: v[mine] for k, v in it.items()}
+    if len(it["row"]):
+        gross = np.zeros(n)
+        np.add.at(gross, it["row"], np.nan_to_num(it["gross_mass_kg"].astype(np.float64)))
+        out["gross_mass_kg"][r] = gross[r]
+        cont = np.zeros(n, dtype=bool)
+        np.logical_or.at(cont, it["row"], it["containerised"].astype(bool))
+        out["containerised"] = cont
+        hs = (
+            pd.Series(it["hs6"], dtype=object)
+            .groupby(it["row"])
+            .agg(lambda s: "|".join(sorted(set(s))))
+        )
+        out["items_hs6"][hs.index.to_numpy()] = hs.to_numpy()
+    return out
+
+
+def _link_frames(
+    decl_ens: np.ndarray, filings: pd.DataFrame, items: pd.DataFrame | None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Filing and item rows of each declaration's ENS, as numpy columns with ``row``."""
+    links = pd.DataFrame({"row": np.arange(len(decl_ens)), "filing_id": decl_ens}).dropna()
+    links["filing_id"] = links["filing_id"].astype(object)
+    fcols = [
+        "filing_id",
+        "version",
+        "filed_at",
+        "filing_type",
+        "carrier_id",
+        "carrier_aeo",
+        "itinerary",
+        "consignor_id",
+        "consignee_id",
+        "expected_arrival",
+    ]
+    fr = filings[fcols].copy()
+    fr["filing_id"] = fr["filing_id"].astype(object)
+    merged = links.merge(fr, on="filing_id", how="inner")
+    fdict = {
+        "row": merged["row"].to_numpy(np.int64),
+        "filing_id": _text(merged["filing_id"], len(merged)),
+        "version": merged["version"].to_numpy(np.int64),
+        "filed_at": to_seconds(merged["filed_at"]),
+        "filing_type": _text(merged["filing_type"], len(merged)),
+        "carrier_id": _text(merged["carrier_id"], len(merged)),
+        "carrier_aeo": _flag(merged["carrier_aeo"], len(merged)),
+        "itinerary": _text(merged["itinerary"], len(merged)),
+        "consignor_id": _text(merged["consignor_id"], len(merged)),
+        "consignee_id": _text(merged["consignee_id"], len(merged)),
+        "expected_arrival": _number(
+            to_seconds(merged["expected_arrival"]).astype(np.float64), len(merged)
+        ),
+    }
+    fdict["expected_arrival"][merged["expected_arrival"].isna().to_numpy()] = np.nan
+    if items is None or len(items) == 0:
+        idict = {
+            "row": np.zeros(0, np.int64),
+            "version": np.zeros(0, np.int64),
+            "hs6": np.zeros(0, object),
+            "gross_mass_kg": np.zeros(0),
+            "containerised": np.zeros(0, bool),
+        }
+        return fdict, idict
+    ic = items[["filing_id", "version", "hs6", "gross_mass_kg", "containerised"]].copy()
+    ic["filing_id"] = ic["filing_id"].astype(object)
+    mi = links.merge(ic, on="filing_id", how="inner")
+    idict = {
+        "row": mi["row"].to_numpy(np.int64),
+        "version": mi["version"].to_numpy(np.int64),
+        "hs6": _text(mi["hs6"], len(mi)),
+        "gross_mass_kg": _number(mi["gross_mass_kg"], len(mi)),
+        "containerised": _flag(mi["containerised"], len(mi)),
+    }
+    return fdict, idict
+
+
+def inputs_from_frames(
+    declarations: pd.DataFrame,
+    ens_filings: pd.DataFrame | None = None,
+    ens_items: pd.DataFrame | None = None,
+) -> Inputs:
+    """Inputs from canonical frames (declarations, optionally their ENS tables)."""
+    n = len(declarations)
+    cols = declarations.columns
+    text = {c: _text(declarations[c] if c in cols else None, n) for c in TEXT_COLUMNS}
+    text.update({c: _text(declarations[c], n) for c in cols if c.startswith("extra_cat__")})
+    number = {c: _number(declarations[c] if c in cols else None, n) for c in NUMBER_COLUMNS}
+    number.update({c: _number(declarations[c], n) for c in cols if c.startswith("extra_num__")})
+    flag = {c: _flag(declarations[c] if c in cols else None, n) for c in FLAG_COLUMNS}
+    time = to_seconds(declarations["lodged_at"])
+    ens = None
+    if ens_filings is not None:
+        fdict, idict = _link_frames(text["ens_id"], ens_filings, ens_items)
+        ens = summarise_ens(n, time, fdict, idict)
+    return Inputs(time=time, text=text, number=number, flag=flag, ens=ens)
+
+
+def _record_time(value: Any) -> int:
+    return (
+        int(pd.Timestamp(value).tz_convert("UTC").value // 1_000_000_000)
+        if pd.Timestamp(value).tzinfo
+        else int(pd.Timestamp(value, tz="UTC").value // 1_000_000_000)
+    )
+
+
+def inputs_from_records(records: list[dict[str, Any]], with_ens: bool) -> Inputs:
+    """Inputs from canonical declaration dicts; ``ens`` (optional) embeds the filing:
+    ``{"versions": [filing dicts], "items": [item dicts with "version"]}``."""
+    n = len(records)
+    text = {c: np.array([r.get(c) for r in records], dtype=object) for c in TEXT_COLUMNS}
+    extra_cat = sorted({k for r in records for k in r if k.startswith("extra_cat__")})
+    extra_num = sorted({k for r in records for k in r if k.startswith("extra_num__")})
+    for c in extra_cat:
+        text[c] = np.array([r.get(c) for r in records], dtype=object)
+    number = {
+        c: np.array([np.nan if r.get(c) is None else float(r[c]) for r in records])
+        for c in (*NUMBER_COLUMNS, *extra_num)
+    }
+    flag = {c: np.array([bool(r.get(c) or False) for r in records]) for c in FLAG_COLUMNS}
+    time = np.array([_record_time(r["lodged_at"]) for r in records], dtype=np.int64)
+    ens = None
+    if with_ens:
+        f_rows: list[tuple] = []
+        i_rows: list[tuple] = []
+        for row, rec in enumerate(records):
+            embedded = rec.get("ens") or {}
+            for v in embedded.get("versions", []):
+                arrival = v.get("expected_arrival")
+                f_rows.append(
+                    (
+                        row,
+                        v["filing_id"],
+                        int(v.get("version", 1)),
+                        _record_time(v["filed_at"]),
+                        v.get("filing_type"),
+                        v.get("carrier_id"),
+                        bool(v.get("carrier_aeo") or False),
+                        v.get("itinerary"),
+                        v.get("consignor_id"),
+                        v.get("consignee_id"),
+                        np.nan if arrival is None else float(_record_time(arrival)),
+                    )
+                )
+            for it in embedded.get("items", []):
+                mass = it.get("gross_mass_kg")
+                i_rows.append(
+                    (
+                        row,
+                        int(it.get("version", 1)),
+                        it.get("hs6"),
+                        np.nan if mass is None else float(mass),
+                        bool(it.get("containerised") or False),
+                    )
+                )
+        fnames = (
+            "row",
+            "filing_id",
+            "version",
+            "filed_at",
+            "filing_type",
+            "carrier_id",
+            "carrier_aeo",
+            "itinerary",
+            "consignor_id",
+            "consignee_id",
+            "expected_arrival",
+        )
+        inames = ("row", "version", "hs6", "gross_mass_kg", "containerised")
+        fcols = list(zip(*f_rows, strict=True)) if f_rows else [[] for _ in fnames]
+        icols = list(zip(*i_rows, strict=True)) if i_rows else [[] for _ in inames]
+        ftypes = (
+            np.int64,
+            object,
+            np.int64,
+            np.int64,
+            object,
+            object,
+            bool,
+            object,
+            object,
+            object,
+            np.float64,
+        )
+        itypes = (np.int64, np.int64, object, np.float64, bool)
+        fdict = {k: np.array(v, dtype=t) for k, v, t in zip(fnames, fcols, ftypes, strict=True)}
+        idict = {k: np.array(v, dtype=t) for k, v, t in zip(inames, icols, itypes, strict=True)}
+        ens = summarise_ens(n, time, fdict, idict)
+    return Inputs(time=time, text=text, number=number, flag=flag, ens=ens)

@@ -1,0 +1,336 @@
+"""Operator and goods profiles: activity and control history of every entity key.
+
+For each key (importer, declarant, seller, carrier, office, origin, HS2/HS4/HS6, the
+pairs importer x declarant, importer x seller, HS6 x origin, the route, and any extra
+categorical attribute) and each row, as of the row's own time (strictly before it):
+
+- activity (declarations of the entity): counts in the last 30/90/365 days, days since
+  first seen, value in the last 365 days, distinct partners;
+- control history (results known before the time): controls, hits, revenue recovered,
+  and a hit rate with exponential time decay, smoothed toward the parent level
+  (HS6 -> HS4 -> HS2 -> global; HS6 x origin -> HS6; others -> global).
+
+All keys share one stacked event index per kind (code space offset per key), so a
+batch of any size is answered by a few binary searches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.blocks import ControlEvents, EnsEvents, State
+from features.events import EventIndex
+from features.inputs import Inputs
+from features.keys import key_values
+from features.timebase import DAY
+from features.vocab import Vocabulary
+
+DECAY_BASE = 1_577_836_800  # 2020-01-01: decay weights are exp((t - base) / tau)
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """An entity key and what is profiled for it."""
+
+    name: str
+    activity: bool
+    parent: str | None = None
+    partners: tuple[tuple[str, str], ...] = ()  # (label, pair key): distinct partners
+    needs_ens: bool = False
+
+
+BASE_KEYS: tuple[KeySpec, ...] = (
+    KeySpec(
+        "importer",
+        True,
+        partners=(("sellers", "importer_seller"), ("declarants", "importer_declarant")),
+    ),
+    KeySpec("declarant", True, partners=(("importers", "importer_declarant"),)),
+    KeySpec("seller", True, partners=(("importers", "importer_seller"),)),
+    KeySpec("carrier", True, needs_ens=True),
+    KeySpec("office", False),
+    KeySpec("origin", False),
+    KeySpec("hs2", False),
+    KeySpec("hs4", False, parent="hs2"),
+    KeySpec("hs6", False, parent="hs4"),
+    KeySpec("hs6_origin", True, parent="hs6"),
+    KeySpec("importer_declarant", True),
+    KeySpec("importer_seller", True),
+    KeySpec("route", False, needs_ens=True),
+)
+PAIR_KEYS = ("importer_seller", "importer_declarant")
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """Windows, decay and smoothing of the profiles."""
+
+    windows_days: tuple[int, ...] = (30, 90, 365)
+    decay_days: float = 365.0
+    smoothing: float = 20.0
+    prior_rate: float = 0.02
+
+
+class ProfileBlock:
+    """Activity and control-history profiles of every entity key."""
+
+    name = "profiles"
+
+    def __init__(self, config: ProfileConfig | None = None) -> None:
+        self.config = config or ProfileConfig()
+        self.keys_: list[KeySpec] = []
+        self.dropped_: dict[str, str] = {}
+
+    # ----- fitting -------------------------------------------------------------------
+    def _choose_keys(self, inputs: Inputs) -> None:
+        keys = list(BASE_KEYS)
+        keys += [KeySpec(c, True) for c in inputs.extra_categoricals]
+        if inputs.ens is None:
+            self.dropped_ = {
+                f"profiles:{k.name}": "no ENS data: carrier and route profiles need ENS filings"
+                for k in keys
+                if k.needs_ens
+            }
+            keys = [k for k in keys if not k.needs_ens]
+        self.keys_ = keys
+        self.all_key_names_ = [k.name for k in keys] + [
+            p for p in PAIR_KEYS if p not in {k.name for k in keys}
+        ]
+        self.vocab_ = {name: Vocabulary() for name in self.all_key_names_}
+        self.codes_ = np.zeros((0, len(self.all_key_names_)), dtype=np.int64)
+        self.time_ = np.zeros(0, dtype=np.int64)
+        self.value_ = np.zeros(0)
+        self.ctrl_row_ = np.zeros(0, dtype=np.int64)
+        self.ctrl_time_ = np.zeros(0, dtype=np.int64)
+        self.ctrl_hit_ = np.zeros(0)
+        self.ctrl_revenue_ = np.zeros(0)
+
+    def _append(self, inputs: Inputs, controls: ControlEvents) -> None:
+        cols = []
+        for name in self.all_key_names_:
+            values = key_values(inputs, name)
+            self.vocab_[name].add(values)
+            cols.append(self.vocab_[name].codes(values))
+        self.codes_ = (
+            np.vstack([self.codes_, np.column_stack(cols)])
+            if len(self.codes_)
+            else np.column_stack(cols)
+        )
+        self.time_ = np.concatenate([self.time_, inputs.time])
+        self.value_ = np.concatenate(
+            [self.value_, np.nan_to_num(inputs.number["customs_value_rc"])]
+        )
+        self.ctrl_row_ = np.concatenate([self.ctrl_row_, controls.row])
+        self.ctrl_time_ = np.concatenate([self.ctrl_time_, controls.time])
+        self.ctrl_hit_ = np.concatenate([self.ctrl_hit_, controls.hit])
+        self.ctrl_revenue_ = np.concatenate([self.ctrl_revenue_, controls.revenue])
+        self._build()
+
+    def fit(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
+        self._choose_keys(inputs)
+        self._append(inputs, controls)
+
+    def update(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
+        self._append(inputs, controls)
+
+    def _col(self, name: str) -> int:
+        return self.all_key_names_.index(name)
+
+    def _offsets(self, names: list[str]) -> np.ndarray:
+        sizes = np.array([len(self.vocab_[n]) for n in names], dtype=np.int64)
+        return np.concatenate([[0], np.cumsum(sizes)[:-1]])
+
+    def _stack(self, names: list[str], rows: np.ndarray | slice) -> np.ndarray:
+        """Codes of ``names`` for the registry rows, shifted into one code space."""
+        codes = self.codes_[rows][:, [self._col(n) for n in names]]
+        offsets = self._offsets(names)
+        return np.where(codes >= 0, codes + offsets, -1)
+
+    def _build(self) -> None:
+        """(Re)build the event indices from the registry: deterministic in the facts."""
+        n = len(self.time_)
+        self.activity_names_ = [k.name for k in self.keys_ if k.activity]
+        act = self._stack(self.activity_names_, slice(None))
+        k = len(self.activity_names_)
+        self.activity_ = EventIndex(
+            act.T.ravel(), np.tile(self.time_, k), {"value": np.tile(self.value_, k)}
+        )
+        # Distinct partners: the first declaration of each pair, keyed by the entity.
+        self.partner_names_ = [
+            (key.name, label, pair) for key in self.keys_ for label, pair in key.partners
+        ]
+        p_codes, p_times = [], []
+        offset = 0
+        for owner, _, pair in self.partner_names_:
+            pair_codes = self.codes_[:, self._col(pair)]
+            order = np.lexsort((np.arange(n), self.time_, pair_codes))
+            sorted_pairs = pair_codes[order]
+            first = order[np.r_[True, sorted_pairs[1:] != sorted_pairs[:-1]] & (sorted_pairs >= 0)]
+            owner_codes = self.codes_[first, self._col(owner)]
+            p_codes.append(np.where(owner_codes >= 0, owner_codes + offset, -1))
+            p_times.append(self.time_[first])
+            offset += len(self.vocab_[owner])
+        self.partners_ = EventIndex(
+            np.concatenate(p_codes) if p_codes else np.zeros(0, np.int64),
+            np.concatenate(p_times) if p_times else np.zeros(0, np.int64),
+            {},
+        )
+        # Control history of every key, plus one global key.
+        self.control_names_ = [key.name for key in self.keys_]
+        ctrl = self._stack(self.control_names_, self.ctrl_row_)
+        global_code = int(sum(len(self.vocab_[nm]) for nm in self.control_names_))
+        m = len(self.control_names_) + 1
+        codes = np.concatenate([ctrl.T.ravel(), np.full(len(self.ctrl_row_), global_code)])
+        w = np.exp((self.ctrl_time_ - DECAY_BASE) / (self.config.decay_days * DAY))
+        self.global_code_ = global_code
+        self.controls_ = EventIndex(
+            codes,
+            np.tile(self.ctrl_time_, m),
+            {
+                "hit": np.tile(self.ctrl_hit_, m),
+                "revenue": np.tile(self.ctrl_revenue_, m),
+                "w": np.tile(w, m),
+                "wh": np.tile(w * self.ctrl_hit_, m),
+            },
+        )
+
+    # ----- transform -----------------------------------------------------------------
+    def feature_names(self) -> list[str]:
+        names: list[str] = []
+        for key in self.keys_:
+            if key.activity:
+                names += [f"{key.name}__n{w}d" for w in self.config.windows_days]
+                names += [f"{key.name}__days_since_first", f"{key.name}__log_value_365d"]
+            names += [f"{key.name}__partners_{label}" for label, _ in key.partners]
+            names += [
+                f"{key.name}__controls",
+                f"{key.name}__hits",
+                f"{key.name}__log_revenue",
+                f"{key.name}__hit_rate",
+            ]
+        return names
+
+    def nullable(self) -> set[str]:
+        return set()
+
+    def dropped(self) -> dict[str, str]:
+        return dict(self.dropped_)
+
+    def _codes(self, inputs: Inputs, names: list[str]) -> np.ndarray:
+        cols = [self.vocab_[nm].codes(key_values(inputs, nm)) for nm in names]
+        codes = np.column_stack(cols) if cols else np.zeros((inputs.n, 0), np.int64)
+        return np.where(codes >= 0, codes + self._offsets(names), -1)
+
+    def transform(self, inputs: Inputs) -> np.ndarray:
+        cfg = self.config
+        n, t = inputs.n, inputs.time
+        feats: dict[str, np.ndarray] = {}
+        # Activity.
+        act = self._codes(inputs, self.activity_names_)
+        tt = np.repeat(t[:, None], act.shape[1], axis=1)
+        for w in cfg.windows_days:
+            lo, hi = self.activity_.bounds(act, tt - w * DAY, tt)
+            for j, name in enumerate(self.activity_names_):
+                feats[f"{name}__n{w}d"] = (hi - lo)[:, j].astype(np.float64)
+            if w == 365:
+                value = np.log1p(self.activity_.total("value", lo, hi))
+                for j, name in enumerate(self.activity_names_):
+                    feats[f"{name}__log_value_365d"] = value[:, j]
+        first = self.activity_.first_time(act, tt)
+        since = np.where(first >= 0, (tt - first) / DAY, -1.0)
+        for j, name in enumerate(self.activity_names_):
+            feats[f"{name}__days_since_first"] = since[:, j]
+        # Partners.
+        if self.partner_names_:
+            owners = [o for o, _, _ in self.partner_names_]
+            pc = np.column_stack([self.vocab_[o].codes(key_values(inputs, o)) for o in owners])
+            offsets = np.concatenate([[0], np.cumsum([len(self.vocab_[o]) for o in owners])[:-1]])
+            pc = np.where(pc >= 0, pc + offsets, -1)
+            tp = np.repeat(t[:, None], pc.shape[1], axis=1)
+            lo, hi = self.partners_.bounds(pc, np.zeros_like(tp), tp)
+            for j, (owner, label, _) in enumerate(self.partner_names_):
+                feats[f"{owner}__partners_{label}"] = (hi - lo)[:, j].astype(np.float64)
+        # Control history, decayed and smoothed through the parents.
+        cc = self._codes(inputs, self.control_names_)
+        cc = np.column_stack([cc, np.full(n, self.global_code_)])
+        tc = np.repeat(t[:, None], cc.shape[1], axis=1)
+        lo, hi = self.controls_.bounds(cc, np.zeros_like(tc), tc)
+        decay = np.exp(-(t - DECAY_BASE) / (cfg.decay_days * DAY))[:, None]
+        w = self.controls_.total("w", lo, hi) * decay
+        wh = self.controls_.total("wh", lo, hi) * decay
+        hits = self.controls_.total("hit", lo, hi)
+        revenue = self.controls_.total("revenue", lo, hi)
+        global_rate = (wh[:, -1] + cfg.prior_rate) / (w[:, -1] + 1.0)
+        rates: dict[str, np.ndarray] = {}
+        for j, key in enumerate(self.keys_):
+            parent = rates.get(key.parent, global_rate) if key.parent else global_rate
+            rate = (wh[:, j] + cfg.smoothing * parent) / (w[:, j] + cfg.smoothing)
+            rates[key.name] = rate
+            feats[f"{key.name}__controls"] = (hi - lo)[:, j].astype(np.float64)
+            feats[f"{key.name}__hits"] = hits[:, j]
+            feats[f"{key.name}__log_revenue"] = np.log1p(revenue[:, j])
+            feats[f"{key.name}__hit_rate"] = rate
+        return np.column_stack([feats[nm] for nm in self.feature_names()]).astype(np.float32)
+
+    # ----- state ---------------------------------------------------------------------
+    def get_state(self) -> State:
+        return {
+            "config": {
+                "windows_days": list(self.config.windows_days),
+                "decay_days": self.config.decay_days,
+                "smoothing": self.config.smoothing,
+                "prior_rate": self.config.prior_rate,
+            },
+            "keys": [
+                {
+                    "name": k.name,
+                    "activity": k.activity,
+                    "parent": k.parent,
+                    "partners": [list(p) for p in k.partners],
+                    "needs_ens": k.needs_ens,
+                }
+                for k in self.keys_
+            ],
+            "all_key_names": list(self.all_key_names_),
+            "dropped": dict(self.dropped_),
+            "vocab": {name: self.vocab_[name].values for name in self.all_key_names_},
+            "codes": self.codes_,
+            "time": self.time_,
+            "value": self.value_,
+            "ctrl_row": self.ctrl_row_,
+            "ctrl_time": self.ctrl_time_,
+            "ctrl_hit": self.ctrl_hit_,
+            "ctrl_revenue": self.ctrl_revenue_,
+        }
+
+    def set_state(self, state: State) -> None:
+        c = state["config"]
+        self.config = ProfileConfig(
+            windows_days=tuple(c["windows_days"]),
+            decay_days=c["decay_days"],
+            smoothing=c["smoothing"],
+            prior_rate=c["prior_rate"],
+        )
+        self.keys_ = [
+            KeySpec(
+                k["name"],
+                k["activity"],
+                k["parent"],
+                tuple(tuple(p) for p in k["partners"]),
+                k["needs_ens"],
+            )
+            for k in state["keys"]
+        ]
+        self.all_key_names_ = list(state["all_key_names"])
+        self.dropped_ = dict(state["dropped"])
+        self.vocab_ = {name: Vocabulary(state["vocab"][name]) for name in self.all_key_names_}
+        self.codes_ = np.asarray(state["codes"], dtype=np.int64)
+        self.time_ = np.asarray(state["time"], dtype=np.int64)
+        self.value_ = np.asarray(state["value"], dtype=np.float64)
+        self.ctrl_row_ = np.asarray(state["ctrl_row"], dtype=np.int64)
+        self.ctrl_time_ = np.asarray(state["ctrl_time"], dtype=np.int64)
+        self.ctrl_hit_ = np.asarray(state["ctrl_hit"], dtype=np.float64)
+        self.ctrl_revenue_ = np.asarray(state["ctrl_revenue"], dtype=np.float64)
+        self._build()

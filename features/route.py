@@ -1,0 +1,199 @@
+"""Route and filing features: transport mode, itinerary, ENS timing and data quality.
+
+Mode and dispatch-vs-origin come from the declaration. With ENS data: transit count,
+loading country vs origin, itinerary rarity for the HS chapter (as of the row's time),
+filing lead time, air pre-loading filing, amendments, duplicate filings, HS6 of the ENS
+items vs the declared code, gross vs net mass. Rows without a linked ENS get zeros and
+``ens_present = 0``; a history without ENS data drops the ENS features (see dropped()).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from canonical.schema import TRANSPORT_MODES
+from features.blocks import ControlEvents, EnsEvents, State
+from features.events import EventIndex
+from features.inputs import Inputs
+from features.keys import key_values
+from features.vocab import Vocabulary
+
+ENS_FEATURES = (
+    "ens_present",
+    "n_transit",
+    "loading_differs_origin",
+    "origin_in_itinerary",
+    "lead_time_h",
+    "arrival_gap_h",
+    "pre_loading",
+    "amendments",
+    "duplicates",
+    "ens_hs6_mismatch",
+    "log_gross_net_ratio",
+    "containerised",
+    "route_rarity",
+)
+
+
+def _itinerary_parts(itinerary: np.ndarray) -> list[list[str]]:
+    return [v.split("-") if isinstance(v, str) and v else [] for v in itinerary]
+
+
+class RouteBlock:
+    """Mode, itinerary and ENS filing features."""
+
+    name = "route"
+
+    def fit(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
+        self.with_ens_ = inputs.ens is not None
+        self.vocab_ = {"hs2": Vocabulary(), "hs2_route": Vocabulary(), "content": Vocabulary()}
+        self.hs2_ = np.zeros(0, np.int64)
+        self.hs2_route_ = np.zeros(0, np.int64)
+        self.time_ = np.zeros(0, np.int64)
+        self.filing_vocab_ = Vocabulary()
+        self.filing_first_ = np.zeros(0, np.int64)
+        self.filing_content_ = np.zeros(0, np.int64)
+        self._append(inputs, ens)
+
+    def update(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
+        self._append(inputs, ens)
+
+    def _append(self, inputs: Inputs, ens: EnsEvents | None) -> None:
+        if not self.with_ens_:
+            return
+        for name, target in (("hs2", "hs2_"), ("hs2_route", "hs2_route_")):
+            values = key_values(inputs, name)
+            if name == "hs2":  # count only rows with a route, so the ratio is a frequency
+                values = np.where(key_values(inputs, "route") != None, values, None)  # noqa: E711
+            self.vocab_[name].add(values)
+            setattr(
+                self,
+                target,
+                np.concatenate([getattr(self, target), self.vocab_[name].codes(values)]),
+            )
+        self.time_ = np.concatenate([self.time_, inputs.time])
+        if ens is not None and len(ens):
+            known = self.filing_vocab_.codes(ens.filing_id)
+            new = known < 0
+            self.filing_vocab_.add(ens.filing_id[new])
+            self.vocab_["content"].add(ens.content_key)
+            codes = self.filing_vocab_.codes(ens.filing_id)
+            size = len(self.filing_vocab_)
+            first = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+            content = np.full(size, -1, dtype=np.int64)
+            first[: len(self.filing_first_)] = self.filing_first_
+            content[: len(self.filing_content_)] = self.filing_content_
+            np.minimum.at(first, codes, ens.first_filed)
+            content[codes] = self.vocab_["content"].codes(ens.content_key)
+            self.filing_first_, self.filing_content_ = first, content
+        self._build()
+
+    def _build(self) -> None:
+        self.hs2_index_ = EventIndex(self.hs2_, self.time_, {})
+        self.hs2_route_index_ = EventIndex(self.hs2_route_, self.time_, {})
+        self.content_index_ = EventIndex(self.filing_content_, self.filing_first_, {})
+
+    def feature_names(self) -> list[str]:
+        names = [f"mode__{m}" for m in TRANSPORT_MODES] + ["dispatch_differs_origin"]
+        return names + (list(ENS_FEATURES) if self.with_ens_ else [])
+
+    def nullable(self) -> set[str]:
+        return set()
+
+    def dropped(self) -> dict[str, str]:
+        return (
+            {}
+            if self.with_ens_
+            else {"route:ens": "no ENS data: itinerary and filing features need ENS"}
+        )
+
+    def transform(self, inputs: Inputs) -> np.ndarray:
+        text = inputs.text
+        mode = text["transport_mode"]
+        feats: dict[str, np.ndarray] = {
+            f"mode__{m}": (mode == m).astype(np.float64) for m in TRANSPORT_MODES
+        }
+        origin, dispatch = text["origin_country"], text["dispatch_country"]
+        feats["dispatch_differs_origin"] = np.array(
+            [
+                d is not None and o is not None and d != o
+                for d, o in zip(dispatch, origin, strict=True)
+            ],
+            dtype=np.float64,
+        )
+        if self.with_ens_:
+            feats.update(self._ens_features(inputs))
+        return np.column_stack([feats[nm] for nm in self.feature_names()]).astype(np.float32)
+
+    def _ens_features(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        n, t = inputs.n, inputs.time
+        ens = inputs.ens
+        if ens is None:
+            return {name: np.zeros(n) for name in ENS_FEATURES}
+        present = ens["present"]
+        origin = inputs.text["origin_country"]
+        parts = _itinerary_parts(np.where(present, ens["itinerary"], None))
+        out: dict[str, np.ndarray] = {"ens_present": present.astype(np.float64)}
+        out["n_transit"] = np.array([max(len(p) - 2, 0) for p in parts], dtype=np.float64)
+        out["loading_differs_origin"] = np.array(
+            [bool(p) and o is not None and p[0] != o for p, o in zip(parts, origin, strict=True)],
+            dtype=np.float64,
+        )
+        out["origin_in_itinerary"] = np.array(
+            [bool(p) and o in p for p, o in zip(parts, origin, strict=True)], dtype=np.float64
+        )
+        out["lead_time_h"] = np.where(
+            present, (t - np.nan_to_num(ens["first_filed"])) / 3600.0, 0.0
+        )
+        gap = (np.nan_to_num(ens["expected_arrival"], nan=t.astype(np.float64)) - t) / 3600.0
+        out["arrival_gap_h"] = np.where(present, gap, 0.0)
+        out["pre_loading"] = ens["pre_loading"].astype(np.float64)
+        out["amendments"] = np.where(
+            present, np.nan_to_num(ens["versions"]) - 1 - ens["pre_loading"], 0.0
+        )
+        content = self.vocab_["content"].codes(np.where(present, ens["content_key"], None))
+        lo, hi = self.content_index_.bounds(content, np.zeros_like(t), t)
+        own = self.filing_vocab_.codes(np.where(present, ens["filing_id"], None))
+        own_known = (own >= 0) & (self.filing_first_[np.maximum(own, 0)] < t)
+        out["duplicates"] = np.maximum((hi - lo) - own_known, 0).astype(np.float64)
+        hs6 = key_values(inputs, "hs6")
+        out["ens_hs6_mismatch"] = np.array(
+            [
+                bool(p) and isinstance(items, str) and h is not None and h not in items.split("|")
+                for p, items, h in zip(present, ens["items_hs6"], hs6, strict=True)
+            ],
+            dtype=np.float64,
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.log(ens["gross_mass_kg"] / inputs.number["net_mass_kg"])
+        out["log_gross_net_ratio"] = np.where(present & np.isfinite(ratio), ratio, 0.0)
+        out["containerised"] = ens["containerised"].astype(np.float64)
+        hs2 = self.vocab_["hs2"].codes(np.where(present, key_values(inputs, "hs2"), None))
+        pair = self.vocab_["hs2_route"].codes(key_values(inputs, "hs2_route"))
+        n_chapter = self.hs2_index_.count(hs2, np.zeros_like(t), t)
+        n_pair = self.hs2_route_index_.count(pair, np.zeros_like(t), t)
+        out["route_rarity"] = np.where(present, -np.log((n_pair + 1.0) / (n_chapter + 1.0)), 0.0)
+        return out
+
+    def get_state(self) -> State:
+        return {
+            "with_ens": self.with_ens_,
+            "vocab": {k: v.values for k, v in self.vocab_.items()},
+            "hs2": self.hs2_,
+            "hs2_route": self.hs2_route_,
+            "time": self.time_,
+            "filing_vocab": self.filing_vocab_.values,
+            "filing_first": self.filing_first_,
+            "filing_content": self.filing_content_,
+        }
+
+    def set_state(self, state: State) -> None:
+        self.with_ens_ = bool(state["with_ens"])
+        self.vocab_ = {k: Vocabulary(v) for k, v in state["vocab"].items()}
+        self.hs2_ = np.asarray(state["hs2"], np.int64)
+        self.hs2_route_ = np.asarray(state["hs2_route"], np.int64)
+        self.time_ = np.asarray(state["time"], np.int64)
+        self.filing_vocab_ = Vocabulary(state["filing_vocab"])
+        self.filing_first_ = np.asarray(state["filing_first"], np.int64)
+        self.filing_content_ = np.asarray(state["filing_content"], np.int64)
+        self._build()
