@@ -1,0 +1,151 @@
+"""FeaturePipeline contract: spec, priors for the unseen, missing inputs, update, state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import FeaturePipeline, NotFittedError
+from features.inputs import inputs_from_frames
+from tests.features.conftest import Fitted
+
+
+def test_spec_is_ordered_typed_and_hashed(fitted: Fitted) -> None:
+    spec = fitted.pipeline.spec_
+    assert list(fitted.pipeline.get_feature_names_out()) == list(spec.names)
+    assert fitted.features.shape[1] == len(spec.names)
+    assert spec.dtype == "float32"
+    assert set(spec.groups) == {"profiles", "valuation", "route", "aeo"}
+    assert sum(len(v) for v in spec.groups.values()) == len(spec.names)
+    assert len(spec.hash) == 16
+    assert spec.dropped == {}
+
+
+def test_nan_only_where_the_spec_allows(fitted: Fitted) -> None:
+    nan_columns = set(fitted.features.columns[fitted.features.isna().any()])
+    assert nan_columns <= fitted.pipeline.spec_.nullable
+    assert np.isfinite(fitted.features.drop(columns=list(nan_columns)).to_numpy()).all()
+
+
+def test_unseen_parties_and_codes_get_the_priors(fitted: Fitted) -> None:
+    d = fitted.declarations
+    row = d.iloc[[len(d) // 2]].copy()
+    row["importer_id"] = "XX000000000001"
+    row["declarant_id"] = "XX000000000002"
+    row["seller_id"] = "NEW-SELLER"
+    row["hs_code"] = "99999999"
+    row["ens_id"] = None
+    x = pd.DataFrame(
+        fitted.pipeline.transform(row, fitted.filings, fitted.items),
+        columns=fitted.features.columns,
+    ).iloc[0]
+    assert x["importer__n365d"] == 0
+    assert x["importer__days_since_first"] == -1
+    assert x["importer__controls"] == 0
+    # Unseen codes fall back to their parent's rate, parties to the global rate.
+    assert x["hs6__hit_rate"] == pytest.approx(x["hs4__hit_rate"])
+    assert x["hs4__hit_rate"] == pytest.approx(x["hs2__hit_rate"])
+    assert x["importer__hit_rate"] == pytest.approx(x["seller__hit_rate"])
+    assert x["uv_kg_z__hs6"] == 0
+    assert x["uv_kg_n__hs6"] == 0
+    assert x["ens_present"] == 0
+    assert np.isfinite(x.drop(list(fitted.pipeline.spec_.nullable))).all()
+
+
+def test_records_path_equals_frames_path(fitted: Fitted) -> None:
+    d, f, i = fitted.declarations, fitted.filings, fitted.items
+    rows = d.iloc[np.linspace(0, len(d) - 1, 12).astype(int)]
+    records = []
+    for rec in rows.to_dict("records"):
+        rec = {k: (None if pd.isna(v) else v) for k, v in rec.items()}
+        versions = f[f.filing_id == rec["ens_id"]].to_dict("records")
+        items = i[i.filing_id == rec["ens_id"]].to_dict("records")
+        clean = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in versions]
+        rec["ens"] = {"versions": clean, "items": items}
+        records.append(rec)
+    np.testing.assert_array_equal(
+        fitted.pipeline.transform_records(records), fitted.pipeline.transform(rows, f, i)
+    )
+
+
+def test_missing_inputs_drop_groups_and_say_so(fitted: Fitted) -> None:
+    d = fitted.declarations.drop(columns=["supplementary_units"])
+    pipe = FeaturePipeline()
+    x = pipe.fit_transform(d, fitted.controls)
+    names = set(pipe.spec_.names)
+    assert "route:ens" in pipe.spec_.dropped
+    assert "valuation:per_unit" in pipe.spec_.dropped
+    assert "profiles:carrier" in pipe.spec_.dropped
+    assert not {"uv_unit_z__hs6", "ens_present", "carrier__hit_rate"} & names
+    assert {"uv_kg_z__hs6", "importer__hit_rate", "mode__air"} <= names
+    assert x.shape == (len(d), len(names))
+
+
+def test_no_controls_at_all_still_works(fitted: Fitted) -> None:
+    x = FeaturePipeline().fit_transform(fitted.declarations.iloc[:500])
+    assert x.shape[0] == 500
+
+
+def test_transform_before_fit_is_an_error(fitted: Fitted) -> None:
+    with pytest.raises(NotFittedError, match="Call fit beforehand"):
+        FeaturePipeline().transform(fitted.declarations.iloc[:1])
+
+
+def test_update_equals_full_refit(fitted: Fitted) -> None:
+    d, c, f, i = fitted.declarations, fitted.controls, fitted.filings, fitted.items
+    cut = d.lodged_at.quantile(0.7)
+    old_f = f[f.filed_at < cut]
+    old_i = i.merge(old_f[["filing_id", "version"]], on=["filing_id", "version"])
+    pipe = FeaturePipeline().fit(d[d.lodged_at < cut], c[c.controlled_at < cut], old_f, old_i)
+    new_d = d[d.lodged_at >= cut]
+    new_f = f[(f.filed_at >= cut) | f.filing_id.isin(new_d.ens_id)]
+    new_i = i.merge(new_f[["filing_id", "version"]], on=["filing_id", "version"])
+    pipe.update(new_d, c[c.controlled_at >= cut], new_f, new_i)
+    probe = d.iloc[np.linspace(0, len(d) - 1, 400).astype(int)]
+    np.testing.assert_allclose(
+        pipe.transform(probe, f, i), fitted.pipeline.transform(probe, f, i), rtol=1e-6, atol=1e-7
+    )
+    later = probe.copy()
+    later["lodged_at"] = d.lodged_at.max() + pd.Timedelta(days=3)
+    np.testing.assert_allclose(
+        pipe.transform(later, f, i), fitted.pipeline.transform(later, f, i), rtol=1e-6, atol=1e-7
+    )
+
+
+def test_save_and_load_round_trip(fitted: Fitted, tmp_path: Path) -> None:
+    fitted.pipeline.save(tmp_path / "state")
+    loaded = FeaturePipeline.load(tmp_path / "state")
+    probe = fitted.declarations.iloc[::97]
+    np.testing.assert_array_equal(
+        loaded.transform(probe, fitted.filings, fitted.items),
+        fitted.pipeline.transform(probe, fitted.filings, fitted.items),
+    )
+    assert loaded.spec_.hash == fitted.pipeline.spec_.hash
+
+
+def test_load_refuses_a_tampered_spec(fitted: Fitted, tmp_path: Path) -> None:
+    fitted.pipeline.save(tmp_path / "state")
+    spec = tmp_path / "state" / "feature_spec.json"
+    spec.write_text(spec.read_text().replace('"code_version": "1"', '"code_version": "0"'))
+    with pytest.raises(ValueError, match="feature spec hash mismatch"):
+        FeaturePipeline.load(tmp_path / "state")
+
+
+def test_window_counts_are_nested(fitted: Fitted) -> None:
+    x = fitted.features
+    assert (x["importer__n30d"] <= x["importer__n90d"]).all()
+    assert (x["importer__n90d"] <= x["importer__n365d"]).all()
+    assert ((x["importer__hit_rate"] >= 0) & (x["importer__hit_rate"] <= 1)).all()
+    assert (x["importer__hits"] <= x["importer__controls"]).all()
+
+
+def test_inputs_summarise_only_ens_versions_filed_before_the_declaration(fitted: Fitted) -> None:
+    d, f, i = fitted.declarations, fitted.filings, fitted.items
+    inputs = inputs_from_frames(d, f, i)
+    first = f.groupby("filing_id").filed_at.min()
+    linked = d.ens_id.map(first)
+    expected = (linked < d.lodged_at).fillna(False).to_numpy()
+    np.testing.assert_array_equal(inputs.ens["present"], expected)
