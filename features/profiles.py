@@ -195,9 +195,13 @@ class ProfileBlock:
                 "wh": np.tile(w * self.ctrl_hit_, m),
             },
         )
+        self._layout()
 
     # ----- transform -----------------------------------------------------------------
     def feature_names(self) -> list[str]:
+        return list(self.names_)
+
+    def _names(self) -> list[str]:
         names: list[str] = []
         for key in self.keys_:
             if key.activity:
@@ -212,67 +216,97 @@ class ProfileBlock:
             ]
         return names
 
+    def _layout(self) -> None:
+        """Output column of every computed quantity, so transform writes matrices at once."""
+        self.names_ = self._names()
+        col = {name: j for j, name in enumerate(self.names_)}
+        act = self.activity_names_
+        self.out_windows_ = [
+            np.array([col[f"{k}__n{w}d"] for k in act], dtype=np.intp)
+            for w in self.config.windows_days
+        ]
+        self.out_since_ = np.array([col[f"{k}__days_since_first"] for k in act], dtype=np.intp)
+        self.out_value_ = np.array([col[f"{k}__log_value_365d"] for k in act], dtype=np.intp)
+        self.out_partners_ = np.array(
+            [col[f"{o}__partners_{label}"] for o, label, _ in self.partner_names_], dtype=np.intp
+        )
+        ctl = self.control_names_
+        self.out_controls_ = np.array([col[f"{k}__controls"] for k in ctl], dtype=np.intp)
+        self.out_hits_ = np.array([col[f"{k}__hits"] for k in ctl], dtype=np.intp)
+        self.out_revenue_ = np.array([col[f"{k}__log_revenue"] for k in ctl], dtype=np.intp)
+        self.out_rate_ = np.array([col[f"{k}__hit_rate"] for k in ctl], dtype=np.intp)
+        # Smoothing order: parents before children; a key without parent uses the global rate.
+        position = {k.name: j for j, k in enumerate(self.keys_)}
+        parent = np.array([position.get(k.parent, len(self.keys_)) for k in self.keys_])
+        levels, done = [], {len(self.keys_)}
+        while len(done) <= len(self.keys_):
+            level = [j for j in range(len(self.keys_)) if j not in done and parent[j] in done]
+            levels.append(np.array(level, dtype=np.intp))
+            done |= set(level)
+        self.parent_, self.levels_ = parent, levels
+        names = self.all_key_names_
+        self.act_cols_ = np.array([names.index(k) for k in act], dtype=np.intp)
+        self.act_offsets_ = self._offsets(act)
+        self.partner_cols_ = np.array(
+            [names.index(o) for o, _, _ in self.partner_names_], dtype=np.intp
+        )
+        owners = [o for o, _, _ in self.partner_names_]
+        self.partner_offsets_ = self._offsets(owners) if owners else np.zeros(0, np.int64)
+        self.ctl_cols_ = np.array([names.index(k) for k in ctl], dtype=np.intp)
+        self.ctl_offsets_ = self._offsets(ctl)
+
     def nullable(self) -> set[str]:
         return set()
 
     def dropped(self) -> dict[str, str]:
         return dict(self.dropped_)
 
-    def _codes(self, inputs: Inputs, names: list[str]) -> np.ndarray:
-        cols = [self.vocab_[nm].codes(key_values(inputs, nm)) for nm in names]
-        codes = np.column_stack(cols) if cols else np.zeros((inputs.n, 0), np.int64)
-        return np.where(codes >= 0, codes + self._offsets(names), -1)
+    @staticmethod
+    def _shift(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        return np.where(codes >= 0, codes + offsets, -1)
 
     def transform(self, inputs: Inputs) -> np.ndarray:
         cfg = self.config
         n, t = inputs.n, inputs.time
-        feats: dict[str, np.ndarray] = {}
-        # Activity.
-        act = self._codes(inputs, self.activity_names_)
-        tt = np.repeat(t[:, None], act.shape[1], axis=1)
-        for w in cfg.windows_days:
-            lo, hi = self.activity_.bounds(act, tt - w * DAY, tt)
-            for j, name in enumerate(self.activity_names_):
-                feats[f"{name}__n{w}d"] = (hi - lo)[:, j].astype(np.float64)
-            if w == 365:
-                value = np.log1p(self.activity_.total("value", lo, hi))
-                for j, name in enumerate(self.activity_names_):
-                    feats[f"{name}__log_value_365d"] = value[:, j]
-        first = self.activity_.first_time(act, tt)
-        since = np.where(first >= 0, (tt - first) / DAY, -1.0)
-        for j, name in enumerate(self.activity_names_):
-            feats[f"{name}__days_since_first"] = since[:, j]
-        # Partners.
-        if self.partner_names_:
-            owners = [o for o, _, _ in self.partner_names_]
-            pc = np.column_stack([self.vocab_[o].codes(key_values(inputs, o)) for o in owners])
-            offsets = np.concatenate([[0], np.cumsum([len(self.vocab_[o]) for o in owners])[:-1]])
-            pc = np.where(pc >= 0, pc + offsets, -1)
-            tp = np.repeat(t[:, None], pc.shape[1], axis=1)
-            lo, hi = self.partners_.bounds(pc, np.zeros_like(tp), tp)
-            for j, (owner, label, _) in enumerate(self.partner_names_):
-                feats[f"{owner}__partners_{label}"] = (hi - lo)[:, j].astype(np.float64)
+        out = np.empty((n, len(self.names_)), dtype=np.float32)
+        raw = np.empty((n, len(self.all_key_names_)), dtype=np.int64)
+        for j, name in enumerate(self.all_key_names_):
+            raw[:, j] = self.vocab_[name].codes(key_values(inputs, name))
+        tt = t[:, None]
+        # Activity: counts per window, value over the longest, first appearance.
+        act = self._shift(raw[:, self.act_cols_], self.act_offsets_)
+        order = self.activity_.order(act, tt)
+        for cols, w in zip(self.out_windows_, cfg.windows_days, strict=True):
+            lo, hi = self.activity_.bounds(act, tt - w * DAY, tt, order)
+            out[:, cols] = hi - lo
+            if w == max(cfg.windows_days):
+                out[:, self.out_value_] = np.log1p(self.activity_.total("value", lo, hi))
+        first = self.activity_.first_time(act, np.broadcast_to(tt, act.shape), order)
+        out[:, self.out_since_] = np.where(first >= 0, (tt - first) / DAY, -1.0)
+        if len(self.partner_cols_):
+            pc = self._shift(raw[:, self.partner_cols_], self.partner_offsets_)
+            lo, hi = self.partners_.bounds(pc, np.zeros_like(tt), tt)
+            out[:, self.out_partners_] = hi - lo
         # Control history, decayed and smoothed through the parents.
-        cc = self._codes(inputs, self.control_names_)
-        cc = np.column_stack([cc, np.full(n, self.global_code_)])
-        tc = np.repeat(t[:, None], cc.shape[1], axis=1)
-        lo, hi = self.controls_.bounds(cc, np.zeros_like(tc), tc)
-        decay = np.exp(-(t - DECAY_BASE) / (cfg.decay_days * DAY))[:, None]
+        k = len(self.ctl_cols_)
+        cc = np.empty((n, k + 1), dtype=np.int64)
+        cc[:, :k] = self._shift(raw[:, self.ctl_cols_], self.ctl_offsets_)
+        cc[:, k] = self.global_code_
+        lo, hi = self.controls_.bounds(cc, np.zeros_like(tt), tt)
+        decay = np.exp(-(tt - DECAY_BASE) / (cfg.decay_days * DAY))
         w = self.controls_.total("w", lo, hi) * decay
         wh = self.controls_.total("wh", lo, hi) * decay
-        hits = self.controls_.total("hit", lo, hi)
-        revenue = self.controls_.total("revenue", lo, hi)
-        global_rate = (wh[:, -1] + cfg.prior_rate) / (w[:, -1] + 1.0)
-        rates: dict[str, np.ndarray] = {}
-        for j, key in enumerate(self.keys_):
-            parent = rates.get(key.parent, global_rate) if key.parent else global_rate
-            rate = (wh[:, j] + cfg.smoothing * parent) / (w[:, j] + cfg.smoothing)
-            rates[key.name] = rate
-            feats[f"{key.name}__controls"] = (hi - lo)[:, j].astype(np.float64)
-            feats[f"{key.name}__hits"] = hits[:, j]
-            feats[f"{key.name}__log_revenue"] = np.log1p(revenue[:, j])
-            feats[f"{key.name}__hit_rate"] = rate
-        return np.column_stack([feats[nm] for nm in self.feature_names()]).astype(np.float32)
+        out[:, self.out_controls_] = (hi - lo)[:, :k]
+        out[:, self.out_hits_] = self.controls_.total("hit", lo, hi)[:, :k]
+        out[:, self.out_revenue_] = np.log1p(self.controls_.total("revenue", lo, hi)[:, :k])
+        rates = np.empty((n, k + 1))
+        rates[:, k] = (wh[:, k] + cfg.prior_rate) / (w[:, k] + 1.0)
+        m = cfg.smoothing
+        for level in self.levels_:
+            parent = rates[:, self.parent_[level]]
+            rates[:, level] = (wh[:, level] + m * parent) / (w[:, level] + m)
+        out[:, self.out_rate_] = rates[:, :k]
+        return out
 
     # ----- state ---------------------------------------------------------------------
     def get_state(self) -> State:

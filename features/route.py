@@ -10,6 +10,7 @@ items vs the declared code, gross vs net mass. Rows without a linked ENS get zer
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from canonical.schema import TRANSPORT_MODES
 from features.blocks import ControlEvents, EnsEvents, State
@@ -36,7 +37,13 @@ ENS_FEATURES = (
 
 
 def _itinerary_parts(itinerary: np.ndarray) -> list[list[str]]:
-    return [v.split("-") if isinstance(v, str) and v else [] for v in itinerary]
+    """Countries of each itinerary; parsed once per distinct itinerary."""
+    if len(itinerary) <= 8:
+        return [v.split("-") if isinstance(v, str) and v else [] for v in itinerary]
+    codes, uniques = pd.factorize(pd.Series(itinerary, dtype=object))
+    parsed = [v.split("-") if isinstance(v, str) and v else [] for v in uniques]
+    parsed.append([])  # code -1: missing
+    return [parsed[c] for c in codes]
 
 
 class RouteBlock:
@@ -123,7 +130,10 @@ class RouteBlock:
         )
         if self.with_ens_:
             feats.update(self._ens_features(inputs))
-        return np.column_stack([feats[nm] for nm in self.feature_names()]).astype(np.float32)
+        out = np.empty((inputs.n, len(feats)), dtype=np.float32)
+        for j, name in enumerate(self.feature_names()):
+            out[:, j] = feats[name]
+        return out
 
     def _ens_features(self, inputs: Inputs) -> dict[str, np.ndarray]:
         n, t = inputs.n, inputs.time
@@ -142,15 +152,12 @@ class RouteBlock:
         out["origin_in_itinerary"] = np.array(
             [bool(p) and o in p for p, o in zip(parts, origin, strict=True)], dtype=np.float64
         )
-        out["lead_time_h"] = np.where(
-            present, (t - np.nan_to_num(ens["first_filed"])) / 3600.0, 0.0
-        )
-        gap = (np.nan_to_num(ens["expected_arrival"], nan=t.astype(np.float64)) - t) / 3600.0
+        out["lead_time_h"] = np.where(present, (t - ens["first_filed"]) / 3600.0, 0.0)
+        arrival = ens["expected_arrival"]
+        gap = np.where(np.isnan(arrival), 0.0, (arrival - t) / 3600.0)
         out["arrival_gap_h"] = np.where(present, gap, 0.0)
         out["pre_loading"] = ens["pre_loading"].astype(np.float64)
-        out["amendments"] = np.where(
-            present, np.nan_to_num(ens["versions"]) - 1 - ens["pre_loading"], 0.0
-        )
+        out["amendments"] = np.where(present, ens["versions"] - 1 - ens["pre_loading"], 0.0)
         content = self.vocab_["content"].codes(np.where(present, ens["content_key"], None))
         lo, hi = self.content_index_.bounds(content, np.zeros_like(t), t)
         own = self.filing_vocab_.codes(np.where(present, ens["filing_id"], None))

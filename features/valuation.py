@@ -18,11 +18,18 @@ from features.baselines import Snapshots, compute_snapshots
 from features.blocks import ControlEvents, EnsEvents, State
 from features.inputs import Inputs
 from features.keys import key_values
+from features.timebase import period_of
 from features.vocab import Vocabulary
 
 KG_BASELINES = ("hs6_origin", "hs6", "hs4", "importer_hs6")
 MAD_SCALE = 1.4826  # MAD of a normal distribution -> its standard deviation
 MIN_SPREAD = 0.05  # floor of the robust spread (log scale), avoids infinite z-scores
+# Baselines in lookup order: (snapshot name, entity key, compared value).
+STACK = (
+    *((f"uv_kg_{k}", k, "uv_kg") for k in KG_BASELINES),
+    ("uv_unit_hs6", "hs6", "uv_unit"),
+    ("duty_hs6", "hs6", "duty"),
+)
 
 
 @dataclass(frozen=True)
@@ -84,9 +91,7 @@ class ValuationBlock:
             r[k] = np.concatenate([r[k], series[k]])
         previous = self.snapshots_ if changed_from is not None else {}
         days = self.config.period_days
-        plan = [(f"uv_kg_{k}", k, "uv_kg") for k in KG_BASELINES]
-        plan += [("uv_unit_hs6", "hs6", "uv_unit"), ("duty_hs6", "hs6", "duty")]
-        for name, key, value in plan:
+        for name, key, value in STACK:
             self.snapshots_[name] = compute_snapshots(
                 r[f"code_{key}"],
                 r["time"],
@@ -97,6 +102,8 @@ class ValuationBlock:
                 changed_from,
             )
         self._hs4_max_duty()
+        self._stack()
+        self.names_ = self._names()
 
     def _hs4_max_duty(self) -> None:
         """Highest median duty among the HS6 codes of each HS4, per snapshot."""
@@ -113,6 +120,9 @@ class ValuationBlock:
 
     # ----- transform -----------------------------------------------------------------
     def feature_names(self) -> list[str]:
+        return list(self.names_)
+
+    def _names(self) -> list[str]:
         names = ["log_value", "log_mass", "duty_rate", "preference_claimed"]
         if self.has_["uv_kg"]:
             names.append("log_value_per_kg")
@@ -127,7 +137,7 @@ class ValuationBlock:
     def nullable(self) -> set[str]:
         out = {"log_mass", "duty_rate", "log_value_per_kg", "log_value_per_unit"}
         out |= {f"uv_kg_z__{k}" for k in KG_BASELINES} | {"uv_unit_z__hs6"}
-        return (out | set(self.extra_numerics_)) & set(self.feature_names())
+        return (out | set(self.extra_numerics_)) & set(self.names_)
 
     def dropped(self) -> dict[str, str]:
         out = {}
@@ -137,52 +147,62 @@ class ValuationBlock:
             out["valuation:per_unit"] = "no supplementary units in the history"
         return out
 
-    def _z(
-        self, name: str, rows: np.ndarray, codes: np.ndarray, x: np.ndarray
-    ) -> tuple[np.ndarray, ...]:
-        med, mad, cnt = self.snapshots_[name].lookup(rows, codes)
-        known = cnt >= self.config.min_count
-        spread = MAD_SCALE * np.where(known, mad, 1.0) + MIN_SPREAD
-        z = np.where(known, (x - np.where(known, med, 0.0)) / spread, 0.0)
-        return np.where(np.isnan(x), np.nan, z), np.log1p(cnt)
+    def _stack(self) -> None:
+        """All baselines side by side (codes offset per baseline): one lookup per row."""
+        snaps = [self.snapshots_[name] for name, _, _ in STACK]
+        self.stack_median_ = np.concatenate([s.median for s in snaps], axis=1)
+        self.stack_spread_ = MAD_SCALE * np.concatenate([s.mad for s in snaps], axis=1) + MIN_SPREAD
+        self.stack_count_ = np.concatenate([s.count for s in snaps], axis=1)
+        widths = [s.median.shape[1] for s in snaps]
+        self.stack_offsets_ = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+        self.stack_widths_ = np.array(widths, dtype=np.int64)
+        self.first_period_ = snaps[0].first_period
 
     def transform(self, inputs: Inputs) -> np.ndarray:
         num = inputs.number
-        series = self._series(inputs)
-        feats: dict[str, np.ndarray] = {
-            "log_value": np.log1p(np.nan_to_num(num["customs_value_rc"])),
-            "log_mass": np.log1p(num["net_mass_kg"]),
-            "duty_rate": num["duty_rate"],
-            "preference_claimed": (inputs.text["preference"] == "300").astype(np.float64),
-            "log_value_per_kg": series["uv_kg"],
-            "log_value_per_unit": series["uv_unit"],
-        }
-        days = self.config.period_days
+        n = inputs.n
+        value, mass, units = num["customs_value_rc"], num["net_mass_kg"], num["supplementary_units"]
+        duty = num["duty_rate"]
+        uv_kg, uv_unit = _log_ratio(value, mass), _log_ratio(value, units)
+        # One lookup for every baseline: (row's snapshot, baseline's code).
+        snap = period_of(inputs.time, self.config.period_days) - self.first_period_
+        snap = np.minimum(snap, self.stack_median_.shape[0] - 1)
         codes = {k: self.vocab_[k].codes(key_values(inputs, k)) for k in KG_BASELINES}
-        for k in KG_BASELINES:
-            snap = self.snapshots_[f"uv_kg_{k}"]
-            feats[f"uv_kg_z__{k}"], feats[f"uv_kg_n__{k}"] = self._z(
-                f"uv_kg_{k}", snap.index(inputs.time, days), codes[k], series["uv_kg"]
-            )
-        feats["uv_unit_z__hs6"], feats["uv_unit_n__hs6"] = self._z(
-            "uv_unit_hs6",
-            self.snapshots_["uv_unit_hs6"].index(inputs.time, days),
-            codes["hs6"],
-            series["uv_unit"],
-        )
-        duty_med, _, duty_n = self.snapshots_["duty_hs6"].lookup(
-            self.snapshots_["duty_hs6"].index(inputs.time, days), codes["hs6"]
-        )
-        duty = np.nan_to_num(num["duty_rate"])
-        feats["duty_vs_hs6"] = np.where(duty_n > 0, duty - np.nan_to_num(duty_med), 0.0)
+        cm = np.column_stack([codes[key] for _, key, _ in STACK])
+        valid = (snap >= 0)[:, None] & (cm >= 0) & (cm < self.stack_widths_)
+        idx = np.where(valid, cm + self.stack_offsets_, 0)
+        r = np.where(snap >= 0, snap, 0)[:, None]
+        med = self.stack_median_[r, idx]
+        count = np.where(valid, self.stack_count_[r, idx], 0.0)
+        x = np.column_stack([uv_kg, uv_kg, uv_kg, uv_kg, uv_unit, duty])
+        known = count >= self.config.min_count
+        z = np.where(known, (x - med) / np.where(known, self.stack_spread_[r, idx], 1.0), 0.0)
+        z = np.where(np.isnan(x), np.nan, z)
         hs4 = self.vocab_["hs4"].codes(key_values(inputs, "hs4"))
-        r = self.snapshots_["duty_hs6"].index(inputs.time, days)
-        ok = (r >= 0) & (hs4 >= 0) & (hs4 < self.hs4_max_duty_.shape[1])
-        top = np.where(ok, self.hs4_max_duty_[np.where(ok, r, 0), np.where(ok, hs4, 0)], np.nan)
-        feats["duty_spread_hs4"] = np.where(np.isfinite(top), top - duty, 0.0)
+        ok = (snap >= 0) & (hs4 >= 0) & (hs4 < self.hs4_max_duty_.shape[1])
+        top = self.hs4_max_duty_[np.where(ok, snap, 0), np.where(ok, hs4, 0)]
+        duty0 = np.where(np.isnan(duty), 0.0, duty)
+        feats: dict[str, np.ndarray] = {
+            "log_value": np.log1p(np.where(np.isnan(value), 0.0, value)),
+            "log_mass": np.log1p(mass),
+            "duty_rate": duty,
+            "preference_claimed": inputs.text["preference"] == "300",
+            "log_value_per_kg": uv_kg,
+            "log_value_per_unit": uv_unit,
+            "uv_unit_z__hs6": z[:, 4],
+            "uv_unit_n__hs6": np.log1p(count[:, 4]),
+            "duty_vs_hs6": np.where(count[:, 5] > 0, duty0 - med[:, 5], 0.0),
+            "duty_spread_hs4": np.where(ok & np.isfinite(top), top - duty0, 0.0),
+        }
+        for j, k in enumerate(KG_BASELINES):
+            feats[f"uv_kg_z__{k}"] = z[:, j]
+            feats[f"uv_kg_n__{k}"] = np.log1p(count[:, j])
         for name in self.extra_numerics_:
-            feats[name] = num.get(name, np.full(inputs.n, np.nan))
-        return np.column_stack([feats[nm] for nm in self.feature_names()]).astype(np.float32)
+            feats[name] = num.get(name, np.full(n, np.nan))
+        out = np.empty((n, len(self.names_)), dtype=np.float32)
+        for j, name in enumerate(self.names_):
+            out[:, j] = feats[name]
+        return out
 
     # ----- state ---------------------------------------------------------------------
     def get_state(self) -> State:
@@ -221,3 +241,5 @@ class ValuationBlock:
             )
             for name, s in state["snapshots"].items()
         }
+        self._stack()
+        self.names_ = self._names()

@@ -59,8 +59,8 @@ def test_records_path_equals_frames_path(fitted: Fitted) -> None:
     d, f, i = fitted.declarations, fitted.filings, fitted.items
     rows = d.iloc[np.linspace(0, len(d) - 1, 12).astype(int)]
     records = []
-    for rec in rows.to_dict("records"):
-        rec = {k: (None if pd.isna(v) else v) for k, v in rec.items()}
+    for raw in rows.to_dict("records"):
+        rec = {k: (None if pd.isna(v) else v) for k, v in raw.items()}
         versions = f[f.filing_id == rec["ens_id"]].to_dict("records")
         items = i[i.filing_id == rec["ens_id"]].to_dict("records")
         clean = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in versions]
