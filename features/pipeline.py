@@ -87,6 +87,16 @@ class FeaturePipeline:
         may concern declarations fitted earlier.
         """
         self._check_fitted()
+        if declarations is not None and len(declarations):
+            # A declaration already in the state is not refolded: every block appends rows to
+            # the same registry, so a resent row would shift the control attribution.
+            ids = declarations["declaration_id"].astype(object)
+            known = self.registry_.codes(ids.to_numpy(dtype=object)) >= 0
+            fresh = ~known & ~ids.duplicated().to_numpy()
+            self.skipped_declarations_ = getattr(self, "skipped_declarations_", 0) + int(
+                (~fresh).sum()
+            )
+            declarations = declarations[fresh]
         empty = declarations is None or len(declarations) == 0
         frame = declarations if not empty else self._empty_declarations()
         inputs = inputs_from_frames(frame, ens_filings if self._with_ens() else None, ens_items)
@@ -107,6 +117,10 @@ class FeaturePipeline:
                 "lodged_at": pd.Series([], dtype="datetime64[ns, UTC]"),
             }
         )
+
+    def with_ens(self) -> bool:
+        """Whether the fitted state uses ENS data (so ENS inputs are read)."""
+        return self._with_ens()
 
     def _with_ens(self) -> bool:
         return any(getattr(b, "with_ens_", False) for b in self.blocks)

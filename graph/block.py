@@ -1,0 +1,171 @@
+"""``GraphBlock``: the party network as a ``features.blocks.FeatureBlock``.
+
+Fitting rebuilds the snapshot grid (``features.timebase``): snapshot ``p`` is the
+graph of the declarations lodged, and the control results known, strictly before
+``period_start(p)``; periods run from the one after the earliest fact to the one after
+the latest (that last one, "everything known", serves any later time). ``transform``
+gives each row the snapshot of its own period, clipped to that range (the empty world
+before it), so a row never sees its own period's facts and a state fitted on the
+history before a row gives it the same features as the full state.
+
+``update`` keeps the snapshots that start at or before the earliest new fact and
+recomputes the rest, which equals a full fit on the concatenated history (tested).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.blocks import ControlEvents, EnsEvents, State
+from features.inputs import Inputs
+from features.timebase import period_of, period_start
+from features.vocab import Vocabulary
+from graph.algorithms import Algorithms
+from graph.config import GraphConfig
+from graph.edges import EdgeTable
+from graph.records import ControlLedger
+from graph.registry import PartyRegistry, role_ids
+from graph.schema import FEATURES, feature_names, feature_roles, prior_row
+from graph.snapshot import Structure, snapshot_features, structure
+from graph.tables import FeatureTables
+
+NOT_FITTED = "This GraphBlock is not fitted yet. Call fit (or set_state) beforehand."
+NO_ENS = "no ENS data at fit: consignee-consignor and carrier edges and carrier features left out"
+
+
+class GraphBlock:
+    """Degree, neighbourhood hit rates, PageRank, components, communities, distance."""
+
+    name = "graph"
+
+    def __init__(self, config: GraphConfig | None = None) -> None:
+        self.config = config if config is not None else GraphConfig()
+
+    # ----- learning ------------------------------------------------------------------
+    def fit(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None) -> None:
+        """Build every snapshot from a history (ENS edges come with ``inputs.ens``)."""
+        algorithms = Algorithms(self.config.backend)
+        self.with_ens_ = inputs.ens is not None
+        registry = PartyRegistry.empty()
+        registry.append(inputs, controls, self.with_ens_)
+        self.registry_ = registry
+        self.tables_ = self._compute(algorithms, None, keep_before=None)
+
+    def update(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None) -> None:
+        """Append rows and results; recompute only snapshots starting after the earliest."""
+        self._check_fitted()
+        algorithms = Algorithms(self.config.backend)
+        n_old, c_old = self.registry_.n_rows, len(self.registry_.control_row)
+        self.registry_.append(inputs, controls, self.with_ens_)
+        new_facts = np.concatenate(
+            [self.registry_.time[n_old:], self.registry_.control_known_at()[c_old:]]
+        )
+        if len(new_facts) == 0:
+            self.tables_ = self.tables_.regrid(
+                self.tables_.first_period,
+                self.tables_.n_snapshots,
+                len(self.registry_.vocab),
+                self.tables_.first_period + self.tables_.n_snapshots,
+                self.config.max_distance,
+            )
+            return
+        keep_before = int(period_of(int(new_facts.min()), self.config.period_days)) + 1
+        self.tables_ = self._compute(algorithms, self.tables_, keep_before)
+
+    def _compute(
+        self, algorithms: Algorithms, old: FeatureTables | None, keep_before: int | None
+    ) -> FeatureTables:
+        """Tables on the current grid; snapshots before ``keep_before`` taken from ``old``."""
+        config, registry = self.config, self.registry_
+        n_codes = len(registry.vocab)
+        edges = EdgeTable.build(registry, config.period_days)
+        ledger = ControlLedger.build(registry, edges)
+        facts = np.concatenate([registry.time, ledger.time])
+        if len(facts) == 0:
+            return FeatureTables.empty(0, 0, n_codes, config.max_distance)
+        first = int(period_of(int(facts.min()), config.period_days)) + 1
+        last = int(period_of(int(facts.max()), config.period_days)) + 1
+        n_snapshots = last - first + 1
+        if old is None or keep_before is None:
+            tables = FeatureTables.empty(first, n_snapshots, n_codes, config.max_distance)
+            start = first
+        else:
+            tables = old.regrid(first, n_snapshots, n_codes, keep_before, config.max_distance)
+            start = max(first, keep_before)
+        shape: Structure | None = None
+        for period in range(start, last + 1):
+            if shape is None or edges.adds_pairs(period - 1):
+                shape = structure(edges.at(period), config, algorithms)
+            n_nodes, n_pairs = shape.edges.n_nodes, len(shape.edges.a)
+            cut_off = int(period_start(period, config.period_days))
+            records = ledger.at(cut_off, n_nodes, n_pairs)
+            rows = snapshot_features(shape, records, config, algorithms)
+            prior = prior_row(records.global_rate, config.max_distance)
+            tables.write(period, prior, edges.node_code[:n_nodes], rows)
+        return tables
+
+    # ----- serving -------------------------------------------------------------------
+    def transform(self, inputs: Inputs) -> np.ndarray:
+        """Features of each row from the snapshot of its period: lookups only."""
+        self._check_fitted()
+        roles = feature_roles(self.with_ens_)
+        width = len(FEATURES)
+        out = np.empty((inputs.n, width * len(roles)), dtype=np.float32)
+        slots = self.tables_.slots(inputs.time, self.config.period_days)
+        ids = np.concatenate([role_ids(inputs, role) for role in roles])
+        codes = self.registry_.vocab.codes(ids).reshape(len(roles), inputs.n)
+        for i in range(len(roles)):
+            out[:, i * width : (i + 1) * width] = self.tables_.lookup(slots, codes[i])
+        return out
+
+    def feature_names(self) -> list[str]:
+        """``graph__{importer,declarant,seller[,carrier]}__{feature}``."""
+        self._check_fitted()
+        return feature_names(self.with_ens_)
+
+    def nullable(self) -> set[str]:
+        """None: unseen parties get priors, never NaN."""
+        return set()
+
+    def dropped(self) -> dict[str, str]:
+        """The ENS-derived edges and carrier features when fitted without ENS."""
+        self._check_fitted()
+        return {} if self.with_ens_ else {"graph:ens": NO_ENS}
+
+    # ----- state ---------------------------------------------------------------------
+    def get_state(self) -> State:
+        """Config, party ids, per-row party codes, control events and the tables."""
+        self._check_fitted()
+        registry = self.registry_
+        return {
+            "config": self.config.to_dict(),
+            "with_ens": bool(self.with_ens_),
+            "parties": registry.vocab.values,
+            "row_time": registry.time,
+            "row_parties": registry.parties,
+            "control_row": registry.control_row,
+            "control_time": registry.control_time,
+            "control_hit": registry.control_hit,
+            "first_period": int(self.tables_.first_period),
+            "tables": self.tables_.values,
+        }
+
+    def set_state(self, state: State) -> None:
+        """Restore from ``get_state`` (the saved config replaces the constructor's)."""
+        self.config = GraphConfig.from_dict(dict(state["config"]))
+        self.with_ens_ = bool(state["with_ens"])
+        self.registry_ = PartyRegistry(
+            vocab=Vocabulary(np.asarray(state["parties"], dtype=object)),
+            time=np.asarray(state["row_time"], dtype=np.int64),
+            parties=np.asarray(state["row_parties"], dtype=np.int32),
+            control_row=np.asarray(state["control_row"], dtype=np.int64),
+            control_time=np.asarray(state["control_time"], dtype=np.int64),
+            control_hit=np.asarray(state["control_hit"], dtype=np.float64),
+        )
+        values = np.ascontiguousarray(state["tables"], dtype=np.float32)
+        self.tables_ = FeatureTables(int(state["first_period"]), values)
+
+    def _check_fitted(self) -> None:
+        """Raise the actionable not-fitted error before any use of the state."""
+        if not hasattr(self, "tables_"):
+            raise RuntimeError(NOT_FITTED)
