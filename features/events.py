@@ -36,6 +36,9 @@ class EventIndex:
             name: np.concatenate([[0.0], np.cumsum(np.asarray(v, dtype=np.float64)[keep][order])])
             for name, v in values.items()
         }
+        # First position of every code (CSR offsets): "all events before t" needs one search.
+        top = int(self.keys[-1] >> _SHIFT) + 2 if len(self.keys) else 1
+        self.starts = np.searchsorted(self.keys >> _SHIFT, np.arange(top, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -59,18 +62,31 @@ class EventIndex:
         out[order] = np.searchsorted(self.keys, flat[order], side="left")
         return out.reshape(queries.shape)
 
+    def positions(
+        self, codes: np.ndarray, times: np.ndarray, order: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Position of (code, time) among the events: the end of "events before time"."""
+        pos = self._search(pack(codes, np.maximum(times, 0)), order)
+        return np.where(np.asarray(codes) < 0, 0, pos)
+
+    def starts_of(self, codes: np.ndarray) -> np.ndarray:
+        """Position of each code's first event (a gather, no search); 0 for unseen codes."""
+        codes = np.asarray(codes)
+        known = (codes >= 0) & (codes < len(self.starts))
+        return np.where(known, self.starts[np.where(known, codes, 0)], 0)
+
     def bounds(
         self, codes: np.ndarray, start: np.ndarray, end: np.ndarray, order: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Positions of the events of each entity with start <= time < end."""
         if order is None:
             order = self.order(codes, end)
-        lo = self._search(pack(codes, np.maximum(start, 0)), order)
-        hi = self._search(pack(codes, np.maximum(end, 0)), order)
-        unseen = np.asarray(codes) < 0
-        lo[unseen] = 0
-        hi[unseen] = 0
-        return lo, hi
+        hi = self.positions(codes, end, order)
+        if np.all(np.asarray(start) <= 0):
+            lo = np.broadcast_to(self.starts_of(codes), np.shape(hi)).copy()
+        else:
+            lo = self.positions(codes, start, order)
+        return np.minimum(lo, hi), hi
 
     def count(self, codes: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
         lo, hi = self.bounds(codes, start, end)

@@ -276,13 +276,16 @@ class ProfileBlock:
         # Activity: counts per window, value over the longest, first appearance.
         act = self._shift(raw[:, self.act_cols_], self.act_offsets_)
         order = self.activity_.order(act, tt)
+        hi = self.activity_.positions(act, tt, order)
         for cols, w in zip(self.out_windows_, cfg.windows_days, strict=True):
-            lo, hi = self.activity_.bounds(act, tt - w * DAY, tt, order)
+            lo = self.activity_.positions(act, tt - w * DAY, order)
             out[:, cols] = hi - lo
             if w == max(cfg.windows_days):
                 out[:, self.out_value_] = np.log1p(self.activity_.total("value", lo, hi))
-        first = self.activity_.first_time(act, np.broadcast_to(tt, act.shape), order)
-        out[:, self.out_since_] = np.where(first >= 0, (tt - first) / DAY, -1.0)
+        first = self.activity_.starts_of(act)
+        seen = hi > first
+        first_time = self.activity_.times[np.where(seen, first, 0)] if len(self.activity_) else 0
+        out[:, self.out_since_] = np.where(seen, (tt - first_time) / DAY, -1.0)
         if len(self.partner_cols_):
             pc = self._shift(raw[:, self.partner_cols_], self.partner_offsets_)
             lo, hi = self.partners_.bounds(pc, np.zeros_like(tt), tt)
