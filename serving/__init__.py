@@ -1,1 +1,1 @@
-"""serving package."""
+"""Scoring: batch scoring with a model bundle (``serving.scoring``) and the API."""

@@ -99,3 +99,206 @@ def demo(
         out,
         typer.echo,
     )
+
+
+def _progress_step() -> tuple[object, object]:
+    """A rich progress display and a step context manager for long jobs."""
+    import contextlib
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+
+    @contextlib.contextmanager
+    def step(name: str):  # noqa: ANN202
+        task = progress.add_task(name, total=1)
+        yield
+        progress.update(task, completed=1, description=f"[green]{name}")
+
+    return progress, step
+
+
+@app.command()
+def train(
+    world: Annotated[
+        Path | None, typer.Option(help="Canonical directory (generate/ingest output).")
+    ] = None,
+    declarations: Annotated[
+        Path | None, typer.Option(help="Declarations file, with --mapping.")
+    ] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping YAML of the source files.")] = None,
+    controls: Annotated[Path | None, typer.Option(help="Control results file.")] = None,
+    ens: Annotated[Path | None, typer.Option(help="ENS file (one row per goods item).")] = None,
+    ipw: Annotated[bool, typer.Option(help="Weight training rows by 1/propensity.")] = False,
+    calibration: Annotated[str, typer.Option(help="isotonic or platt.")] = "isotonic",
+) -> None:
+    """Train LightGBM + network + blend, evaluate on the latest window, register a version."""
+    import tempfile
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from canonical.ingest import IngestError
+    from training.sources import canonical_frames, ingested_frames
+    from training.train import TrainConfig
+    from training.train import train as run_training
+
+    settings = _settings()
+    source: dict[str, str] = {}
+    if world is not None:
+        frames = canonical_frames(world)
+        source["source"] = str(world)
+    elif declarations is not None and mapping is not None:
+        work = Path(tempfile.mkdtemp(prefix="targeting-ingest-"))
+        try:
+            frames, summary = ingested_frames(declarations, mapping, work, controls, ens)
+        except IngestError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from None
+        typer.echo(summary.render())
+        source = {"source": str(declarations), "mapping": str(mapping)}
+    else:
+        typer.echo("error: give --world DIR, or --declarations FILE with --mapping FILE", err=True)
+        raise typer.Exit(code=2)
+    progress, step = _progress_step()
+    config = TrainConfig(ipw=ipw, calibration=calibration)
+    try:
+        with progress:  # type: ignore[attr-defined]
+            result = run_training(frames, settings.mlruns_dir, config, source, step)  # type: ignore[arg-type]
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    table = Table(title=f"test window: model version {result.registered.version} (challenger)")
+    table.add_column("metric")
+    for name in ("blend", "lgbm", "network", "baseline"):
+        table.add_column(name, justify="right")
+    m = result.metrics
+    for key in (
+        "precision_at_1",
+        "precision_at_5",
+        "recall_at_5",
+        "revenue_at_5",
+        "precision_at_10",
+        "recall_at_10",
+        "revenue_at_10",
+        "pr_auc",
+        "roc_auc",
+    ):
+        table.add_row(
+            key,
+            *[
+                f"{m.get(f'test_{n}_{key}', float('nan')):.3f}"
+                for n in ("blend", "lgbm", "network", "baseline")
+            ],
+        )
+    table.add_row("base rate", *[f"{m.get('test_blend_base_rate', 0):.3f}"] * 4)
+    Console().print(table)
+    steps = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+    typer.echo(f"run {result.registered.run_id}; steps: {steps}")
+    typer.echo(f"promote with: targeting promote {result.registered.version}")
+
+
+@app.command()
+def promote(version: Annotated[str, typer.Argument(help="Registered model version.")]) -> None:
+    """Move the champion alias to VERSION."""
+    from training.tracking import promote as move_champion
+
+    try:
+        previous = move_champion(_settings().mlruns_dir, version)
+    except Exception as exc:  # mlflow raises its own exception types
+        typer.echo(f"error: cannot promote version {version}: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"champion: version {version}" + (f" (was {previous})" if previous else ""))
+
+
+@app.command()
+def runs(limit: Annotated[int, typer.Option(help="How many recent runs.")] = 10) -> None:
+    """Compare recent training runs (test-window metrics of the blend)."""
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from training.tracking import recent_runs
+
+    table = Table(title="recent runs (test window, blend)")
+    for col in (
+        "run",
+        "started",
+        "version",
+        "aliases",
+        "P@5",
+        "R@5",
+        "revenue@5",
+        "PR-AUC",
+        "window",
+    ):
+        table.add_column(col)
+    for r in recent_runs(_settings().mlruns_dir, limit):
+        started = datetime.fromtimestamp(r["started"] / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+        def fmt(v: object) -> str:
+            return "" if v is None else f"{v:.3f}"
+
+        table.add_row(
+            r["run_id"],
+            started,
+            r["version"],
+            r["aliases"],
+            fmt(r["precision_at_5"]),
+            fmt(r["recall_at_5"]),
+            fmt(r["revenue_at_5"]),
+            fmt(r["pr_auc"]),
+            r["window"],
+        )
+    Console().print(table)
+
+
+@app.command()
+def score(
+    declarations: Annotated[Path, typer.Option(help="Declarations to score (no label needed).")],
+    out: Annotated[Path, typer.Option(help="Output CSV.")],
+    mapping: Annotated[
+        Path | None, typer.Option(help="Mapping YAML; omit for canonical Parquet.")
+    ] = None,
+    ens: Annotated[Path | None, typer.Option(help="ENS file of these declarations.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Bundle path or models:/ URI; default champion.")
+    ] = None,
+) -> None:
+    """Score new declarations: id, score, expected revenue, risk band, top 3 reason codes."""
+    import tempfile
+
+    from canonical.frames import read_table
+    from canonical.ingest import IngestError
+    from models.bundle import BundleError
+    from serving.scoring import Scorer, scored_table
+    from training.sources import ingested_frames
+    from training.tracking import resolve_model
+
+    settings = _settings()
+    work = Path(tempfile.mkdtemp(prefix="targeting-score-"))
+    try:
+        if mapping is not None:
+            frames, summary = ingested_frames(declarations, mapping, work / "canonical", ens=ens)
+            typer.echo(summary.render())
+        else:
+            frames = {"declarations": read_table(declarations, "declarations")}
+            if ens is not None:
+                frames["ens_filings"] = read_table(ens, "ens_filings")
+                items = ens.with_name("ens_items.parquet")
+                if items.exists():
+                    frames["ens_items"] = read_table(items, "ens_items")
+        bundle = resolve_model(settings.mlruns_dir, model, work / "model")
+        scorer = Scorer.from_bundle(bundle)
+    except (IngestError, BundleError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    batch = scorer.score_frame(
+        frames["declarations"], frames.get("ens_filings"), frames.get("ens_items")
+    )
+    table = scored_table(batch)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    typer.echo(f"scored {len(table):,} declarations with {bundle} on {scorer.provider} -> {out}")
+    typer.echo(table["risk_band"].value_counts().to_string())

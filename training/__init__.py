@@ -1,1 +1,4 @@
-"""training package."""
+"""Training and evaluation of the targeting models, tracked in MLflow.
+
+Only the command line imports this package (an import-linter contract).
+"""

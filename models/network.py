@@ -1,0 +1,66 @@
+"""The multi-task risk network (PyTorch), in the manner of DATE (Kim et al., KDD 2020).
+
+Inputs: the feature matrix (float32, NaN allowed) and hashed codes of the importer,
+declarant, seller, HS6 and origin (index 0 = unseen). Preprocessing lives inside the
+module (signed log, standardisation with training statistics, NaN -> 0 plus a missing
+flag), so the exported ONNX graph needs nothing but the raw features. Heads:
+irregularity logit, log1p revenue given an irregularity, and the risk type.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class RiskNet(nn.Module):
+    """Embeddings + MLP trunk + three heads."""
+
+    def __init__(
+        self,
+        n_features: int,
+        cardinalities: list[int],
+        n_risk_types: int,
+        mean: np.ndarray,
+        std: np.ndarray,
+        embedding_dim: int = 16,
+        hidden: tuple[int, ...] = (256, 128),
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+        self.embeddings = nn.ModuleList(nn.Embedding(c, embedding_dim) for c in cardinalities)
+        width = 2 * n_features + embedding_dim * len(cardinalities)
+        layers: list[nn.Module] = []
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)]
+            width = h
+        self.trunk = nn.Sequential(*layers)
+        self.irregular = nn.Linear(width, 1)
+        self.revenue = nn.Linear(width, 1)
+        self.risk = nn.Linear(width, max(n_risk_types, 1))
+
+    @staticmethod
+    def signed_log(x: torch.Tensor) -> torch.Tensor:
+        return torch.sign(x) * torch.log1p(torch.abs(x))
+
+    def forward(self, features: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(irregularity logit, log1p revenue if irregular, risk-type logits)."""
+        missing = torch.isnan(features)
+        x = (
+            self.signed_log(torch.where(missing, torch.zeros_like(features), features)) - self.mean
+        ) / self.std
+        x = torch.cat([x, missing.to(x.dtype)], dim=1)
+        embedded = [emb(codes[:, j]) for j, emb in enumerate(self.embeddings)]
+        h = self.trunk(torch.cat([x, *embedded], dim=1))
+        return self.irregular(h).squeeze(1), self.revenue(h).squeeze(1), self.risk(h)
+
+
+def feature_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of signed-log features, NaN ignored, std floored at 1e-3."""
+    z = np.sign(x) * np.log1p(np.abs(x))
+    mean = np.nan_to_num(np.nanmean(z, axis=0))
+    std = np.nan_to_num(np.nanstd(z, axis=0), nan=1.0)
+    return mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32)

@@ -1,0 +1,122 @@
+"""Training loop of the risk network: joint loss, early stopping, deterministic on CPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.metrics import precision_at
+from models.network import RiskNet, feature_statistics
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Hyper-parameters of the network and its training."""
+
+    epochs: int = 25
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-5
+    revenue_weight: float = 0.1
+    risk_weight: float = 0.1
+    patience: int = 4
+    max_pos_weight: float = 10.0
+    seed: int = 0
+    threads: int = 2
+
+
+@dataclass
+class NetworkData:
+    """Arrays of one split."""
+
+    features: np.ndarray
+    codes: np.ndarray
+    y: np.ndarray
+    revenue: np.ndarray
+    risk: np.ndarray  # risk type index, -1 when none
+    weight: np.ndarray
+
+
+def _tensors(data: NetworkData) -> tuple[torch.Tensor, ...]:
+    return (
+        torch.as_tensor(data.features, dtype=torch.float32),
+        torch.as_tensor(data.codes, dtype=torch.int64),
+        torch.as_tensor(data.y, dtype=torch.float32),
+        torch.as_tensor(np.log1p(data.revenue), dtype=torch.float32),
+        torch.as_tensor(data.risk, dtype=torch.int64),
+        torch.as_tensor(data.weight, dtype=torch.float32),
+    )
+
+
+def predict_network(net: RiskNet, features: np.ndarray, codes: np.ndarray) -> dict[str, np.ndarray]:
+    """Probability, log1p revenue and risk-type probabilities, in eval mode."""
+    net.eval()
+    out = {"p": [], "log_revenue": [], "risk": []}
+    with torch.no_grad():
+        for start in range(0, len(features), 65_536):
+            logit, rev, risk = net(
+                torch.as_tensor(features[start : start + 65_536], dtype=torch.float32),
+                torch.as_tensor(codes[start : start + 65_536], dtype=torch.int64),
+            )
+            out["p"].append(torch.sigmoid(logit).numpy())
+            out["log_revenue"].append(rev.numpy())
+            out["risk"].append(torch.softmax(risk, dim=1).numpy())
+    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+
+
+def train_network(
+    train: NetworkData,
+    valid: NetworkData,
+    cardinalities: list[int],
+    n_risk_types: int,
+    config: NetworkConfig,
+) -> tuple[RiskNet, dict[str, float]]:
+    """Train with early stopping on validation precision@5 %; returns the best network."""
+    torch.manual_seed(config.seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(config.threads)
+    mean, std = feature_statistics(train.features)
+    net = RiskNet(train.features.shape[1], cardinalities, n_risk_types, mean, std)
+    optimiser = torch.optim.AdamW(
+        net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    x, c, y, rev, risk, w = _tensors(train)
+    positives = float(train.y.sum())
+    pos_weight = min((len(train.y) - positives) / max(positives, 1.0), config.max_pos_weight)
+    bce = nn.BCEWithLogitsLoss(reduction="none", pos_weight=torch.tensor(pos_weight))
+    generator = torch.Generator().manual_seed(config.seed)
+    best_state, best_score, stale, history = None, -1.0, 0, {}
+    for epoch in range(config.epochs):
+        net.train()
+        order = torch.randperm(len(y), generator=generator)
+        for start in range(0, len(order), config.batch_size):
+            b = order[start : start + config.batch_size]
+            logit, rev_hat, risk_hat = net(x[b], c[b])
+            loss = (bce(logit, y[b]) * w[b]).mean()
+            hit = y[b] > 0
+            if hit.any():
+                loss = loss + config.revenue_weight * ((rev_hat[hit] - rev[b][hit]) ** 2).mean()
+                typed = hit & (risk[b] >= 0)
+                if typed.any():
+                    loss = loss + config.risk_weight * nn.functional.cross_entropy(
+                        risk_hat[typed], risk[b][typed]
+                    )
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        score = precision_at(predict_network(net, valid.features, valid.codes)["p"], valid.y, 5)
+        history[f"epoch_{epoch}"] = score
+        if score > best_score:
+            best_score, stale = score, 0
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    return net, {"best_valid_precision_at_5": best_score, "epochs_run": float(len(history))}

@@ -1,0 +1,149 @@
+"""MLflow tracking: a SQLite store under mlruns/ with artifacts beside it, the run of
+each training, and the model registry (``targeting``, aliases challenger/champion).
+
+The bundle is logged as run artifacts and registered by source URI (a model version
+whose source is the bundle directory), so serving reads plain files, never a pickle.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MODEL_NAME = "targeting"
+EXPERIMENT = "targeting"
+CHALLENGER = "challenger"
+CHAMPION = "champion"
+
+
+def tracking_uri(mlruns_dir: Path) -> str:
+    """SQLite backend under ``mlruns_dir`` (the file store is deprecated)."""
+    mlruns_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(mlruns_dir / 'mlflow.db').resolve()}"
+
+
+def _client(mlruns_dir: Path) -> Any:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(mlruns_dir))
+    return mlflow
+
+
+def experiment_id(mlruns_dir: Path) -> str:
+    mlflow = _client(mlruns_dir)
+    found = mlflow.get_experiment_by_name(EXPERIMENT)
+    if found is not None:
+        return found.experiment_id
+    artifacts = (mlruns_dir / "artifacts").resolve()
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A logged run and the model version registered from it."""
+
+    run_id: str
+    version: str
+    source: str
+
+
+def log_run(
+    mlruns_dir: Path,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    plots: list[Path],
+    bundle: Path,
+    tags: dict[str, str],
+) -> Registered:
+    """One run with params, metrics, plots and the bundle; a new version aliased challenger."""
+    mlflow = _client(mlruns_dir)
+    eid = experiment_id(mlruns_dir)
+    with mlflow.start_run(experiment_id=eid, tags=tags) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(v)})
+        for plot in plots:
+            mlflow.log_artifact(str(plot), artifact_path="plots")
+        mlflow.log_artifacts(str(bundle), artifact_path="bundle")
+        source = mlflow.get_artifact_uri("bundle")
+    client = mlflow.MlflowClient()
+    try:
+        client.get_registered_model(MODEL_NAME)
+    except mlflow.exceptions.MlflowException:
+        client.create_registered_model(MODEL_NAME, description="Customs irregularity risk scorer")
+    version = client.create_model_version(MODEL_NAME, source=source, run_id=run.info.run_id)
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version.version)
+    return Registered(run.info.run_id, str(version.version), source)
+
+
+def promote(mlruns_dir: Path, version: str) -> str:
+    """Move the champion alias to ``version``; returns the previous champion ('' if none)."""
+    mlflow = _client(mlruns_dir)
+    client = mlflow.MlflowClient()
+    client.get_model_version(MODEL_NAME, version)  # raises if it does not exist
+    try:
+        previous = client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version
+    except mlflow.exceptions.MlflowException:
+        previous = ""
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+    return str(previous)
+
+
+def resolve_model(mlruns_dir: Path, uri: str | None, destination: Path) -> Path:
+    """A local bundle directory for a bundle path, a models:/ URI, or (None) the champion,
+    else the latest version."""
+    if uri and not uri.startswith("models:/") and Path(uri).exists():
+        return Path(uri)
+    mlflow = _client(mlruns_dir)
+    client = mlflow.MlflowClient()
+    if uri is None:
+        try:
+            version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version
+        except mlflow.exceptions.MlflowException:
+            versions = client.search_model_versions(f"name='{MODEL_NAME}'")
+            if not versions:
+                raise FileNotFoundError(
+                    "no registered model: run `targeting train` first"
+                ) from None
+            version = max(int(v.version) for v in versions)
+        uri = f"models:/{MODEL_NAME}/{version}"
+    destination.mkdir(parents=True, exist_ok=True)
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination)))
+
+
+def recent_runs(mlruns_dir: Path, limit: int = 10) -> list[dict[str, Any]]:
+    """Recent runs with their key metrics and registered version, newest first."""
+    mlflow = _client(mlruns_dir)
+    eid = experiment_id(mlruns_dir)
+    runs = mlflow.search_runs(
+        [eid], max_results=limit, order_by=["start_time DESC"], output_format="list"
+    )
+    client = mlflow.MlflowClient()
+    versions = {v.run_id: v for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
+    try:
+        by_alias = dict(client.get_registered_model(MODEL_NAME).aliases)
+    except mlflow.exceptions.MlflowException:
+        by_alias = {}
+    out = []
+    for run in runs:
+        m = run.data.metrics
+        v = versions.get(run.info.run_id)
+        aliases = [a for a, ver in by_alias.items() if v is not None and str(ver) == str(v.version)]
+        out.append(
+            {
+                "run_id": run.info.run_id[:8],
+                "started": run.info.start_time,
+                "version": str(v.version) if v else "",
+                "aliases": ",".join(sorted(aliases)),
+                "precision_at_5": m.get("test_blend_precision_at_5"),
+                "recall_at_5": m.get("test_blend_recall_at_5"),
+                "revenue_at_5": m.get("test_blend_revenue_at_5"),
+                "pr_auc": m.get("test_blend_pr_auc"),
+                "window": run.data.params.get("data_window", ""),
+            }
+        )
+    return out
