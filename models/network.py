@@ -31,6 +31,8 @@ class RiskNet(nn.Module):
         super().__init__()
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+        # Upper bound of the revenue head when serving: log1p of the largest training revenue.
+        self.register_buffer("revenue_cap", torch.tensor(20.0))
         self.embeddings = nn.ModuleList(nn.Embedding(c, embedding_dim) for c in cardinalities)
         width = 2 * n_features + embedding_dim * len(cardinalities)
         layers: list[nn.Module] = []
@@ -55,7 +57,10 @@ class RiskNet(nn.Module):
         x = torch.cat([x, missing.to(x.dtype)], dim=1)
         embedded = [emb(codes[:, j]) for j, emb in enumerate(self.embeddings)]
         h = self.trunk(torch.cat([x, *embedded], dim=1))
-        return self.irregular(h).squeeze(1), self.revenue(h).squeeze(1), self.risk(h)
+        revenue = self.revenue(h).squeeze(1)
+        if not self.training:  # no extrapolation beyond what training ever recovered
+            revenue = torch.clamp(revenue, min=0.0, max=self.revenue_cap)
+        return self.irregular(h).squeeze(1), revenue, self.risk(h)
 
 
 def feature_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

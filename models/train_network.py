@@ -80,6 +80,7 @@ def train_network(
     torch.set_num_threads(config.threads)
     mean, std = feature_statistics(train.features)
     net = RiskNet(train.features.shape[1], cardinalities, n_risk_types, mean, std)
+    net.revenue_cap.fill_(float(np.log1p(train.revenue.max(initial=0.0))) + 0.1)
     optimiser = torch.optim.AdamW(
         net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )

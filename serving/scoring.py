@@ -7,6 +7,7 @@ TreeSHAP contributions grouped into reason codes.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from models.bundle import (
 from models.encoding import CategoryEncoder
 from models.reasons import Reason, top_reasons
 from models.runtime import OnnxScorer
+
+logger = logging.getLogger("serving.scoring")
 
 
 @dataclass
@@ -77,15 +80,15 @@ class Scorer:
 
     def _session(self, device: str, require_gpu: bool, threads: int | None) -> OnnxScorer:
         """The GPU graph (pure tensor ops) on CUDA, else the CPU graph (tree operators)."""
-        if device in ("auto", "cuda"):
-            gpu = OnnxScorer(
-                self.info.path(SCORER_GPU),
-                device=device,
-                require_gpu=require_gpu,
-                intra_op_threads=threads,
-            )
-            if gpu.provider == "CUDAExecutionProvider":
-                return gpu
+        if device != "cpu":
+            try:
+                return OnnxScorer(
+                    self.info.path(SCORER_GPU), device="cuda", intra_op_threads=threads
+                )
+            except RuntimeError as exc:
+                if require_gpu or device == "cuda":
+                    raise
+                logger.warning("CUDA not in use, scoring on CPU: %s", str(exc).split(";")[0])
         return OnnxScorer(self.info.path(SCORER_CPU), device="cpu", intra_op_threads=threads)
 
     @classmethod

@@ -7,6 +7,7 @@ happen inside the command so that, e.g., ``targeting serve`` never imports torch
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -26,7 +27,11 @@ app = typer.Typer(
 
 
 def _settings() -> TargetingSettings:
-    return TargetingSettings()
+    settings = TargetingSettings()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "mlflow", "urllib3"):  # their INFO lines drown the job's output
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return settings
 
 
 def _parse_date(value: str) -> date:
@@ -90,15 +95,12 @@ def demo(
     days: Annotated[int, typer.Option(min=7, help="Days of history.")] = 120,
     declarations_per_day: Annotated[int, typer.Option(min=10)] = 1000,
 ) -> None:
-    """Run the main job on built-in synthetic data (generate, export, ingest, check)."""
+    """Run the main job on built-in synthetic data: generate, ingest, train, promote, score."""
     from synth import WorldConfig
     from targeting.demo import run_demo
 
-    run_demo(
-        WorldConfig(seed=seed, days=days, declarations_per_day=declarations_per_day),
-        out,
-        typer.echo,
-    )
+    config = WorldConfig(seed=seed, days=days, declarations_per_day=declarations_per_day)
+    run_demo(config, out, _settings().mlruns_dir, typer.echo)
 
 
 def _progress_step() -> tuple[object, object]:
@@ -130,7 +132,7 @@ def train(
     controls: Annotated[Path | None, typer.Option(help="Control results file.")] = None,
     ens: Annotated[Path | None, typer.Option(help="ENS file (one row per goods item).")] = None,
     ipw: Annotated[bool, typer.Option(help="Weight training rows by 1/propensity.")] = False,
-    calibration: Annotated[str, typer.Option(help="isotonic or platt.")] = "isotonic",
+    calibration: Annotated[str, typer.Option(help="platt or isotonic.")] = "platt",
 ) -> None:
     """Train LightGBM + network + blend, evaluate on the latest window, register a version."""
     import tempfile

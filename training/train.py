@@ -49,7 +49,7 @@ class TrainConfig:
 
     valid_share: float = 0.15
     test_share: float = 0.15
-    calibration: str = "isotonic"
+    calibration: str = "platt"  # smooth; isotonic steps to 1.0 on small validation sets
     ipw: bool = False
     band_high_share: float = 0.02
     band_medium_share: float = 0.10
