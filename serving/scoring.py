@@ -48,6 +48,8 @@ class ScoredBatch:
     risk_type: np.ndarray
     features: np.ndarray
     reasons: list[list[tuple[Reason, float, str]]] | None
+    contributions: np.ndarray | None = None  # TreeSHAP, (n, F), when reasons were asked
+    inputs: Inputs | None = None
 
 
 class Scorer:
@@ -115,6 +117,8 @@ class Scorer:
         if reasons:
             contrib = self.booster.predict(x, pred_contrib=True)[:, :-1]
             why = top_reasons(contrib, self.names)
+        else:
+            contrib = None
         risk = np.asarray(self.risk_types, dtype=object)[np.argmax(out["risk_probs"], axis=1)]
         return ScoredBatch(
             declaration_id=inputs.text["declaration_id"],
@@ -124,6 +128,8 @@ class Scorer:
             risk_type=risk,
             features=x,
             reasons=why,
+            contributions=contrib,
+            inputs=inputs,
         )
 
     def score_frame(
