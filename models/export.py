@@ -2,7 +2,7 @@
 
 ``export_scorer`` writes five graphs. The two ``scorer_*`` graphs are single graphs
 (trees + network + blend + calibration), so serving runs one session per request.
-They differ only in the tree part: ``cpu`` uses ai.onnx.ml TreeEnsembleClassifier
+They differ only in the tree part: ``cpu`` uses ai.onnx.ml TreeEnsembleRegressor
 (fast on CPU, CPU-only in ONNX Runtime), ``gpu`` the tensor-compiled trees of
 ``models.tree_tensors`` (plain ops with CUDA kernels). Heavy imports (torch,
 onnxmltools) live here, never in ``models.runtime``.
@@ -52,7 +52,7 @@ class _Served(nn.Module):
 
 
 def export_network(net: RiskNet, n_features: int) -> onnx.ModelProto:
-    """ "features" [N, F], "codes" int64 [N, 5] -> p_network, log_revenue, risk_probs."""
+    """The network's graph: features, codes -> p_network, log_revenue, risk_probs [N, K]."""
     features = torch.zeros(2, n_features, dtype=torch.float32)
     codes = torch.zeros(2, N_CODES, dtype=torch.int64)
     buffer = io.BytesIO()

@@ -1,8 +1,11 @@
 """Small helpers to build and compose ONNX graphs with one opset policy.
 
-Every graph of the scorer uses ai.onnx opset 17 (what torch's legacy exporter and
-onnxmltools both emit reliably), ai.onnx.ml opset 3 where a TreeEnsemble op appears,
-and IR version 8, which ONNX Runtime 1.23 loads (onnx 1.20 would otherwise stamp IR 13).
+Every graph of the scorer uses ai.onnx opset 17 (torch's legacy exporter supports it;
+onnxmltools converts to opset 15 at most, but only its TreeEnsemble node is kept),
+ai.onnx.ml opset 3 where a TreeEnsemble op appears, and IR version 8, which ONNX
+Runtime 1.23 loads (onnx 1.20 would otherwise stamp IR 13, which it refuses).
+Graphs are merged by prefixing every value name but the shared inputs, so the two
+scorer graphs are single flat graphs with one opset import per domain.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ OPSET = 17
 ML_OPSET = 3
 IR_VERSION = 8
 BATCH = "N"
+FLOAT, DOUBLE, INT64 = TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64
 
 
 class GraphBuilder:
@@ -137,12 +141,3 @@ def prefixed(
 
 def output_names(model: onnx.ModelProto) -> list[str]:
     return [o.name for o in model.graph.output]
-
-
-FLOAT, DOUBLE, INT64, INT32, BOOL = (
-    TensorProto.FLOAT,
-    TensorProto.DOUBLE,
-    TensorProto.INT64,
-    TensorProto.INT32,
-    TensorProto.BOOL,
-)

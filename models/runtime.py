@@ -7,11 +7,13 @@ read back from the session, and the fallback is logged once on "models.runtime".
 
 Small batches on CPU: ONNX Runtime's TreeEnsemble walks batches of 2 to 50 rows on one
 thread (its hard-coded parallel_N_ = 50), where LightGBM spreads rows over all cores.
-Batches of 12 to 50 rows are cut into chunks of >= 6 rows run concurrently on the same
-session by the calling thread and ``threads - 1`` daemon workers (a SimpleQueue hand-off;
-ORT's ``run_async`` and a ThreadPoolExecutor measured 30-60 us slower per call); the
-caller, which starts first, takes 1.125 times an even share. On 2 cores, 16 rows went
-from 330 us to about 210 us (native LightGBM: 270 us).
+Batches of 12 to 50 rows are cut into chunks of >= 6 rows (>= 12 for graphs with the
+network, whose fixed per-run cost each chunk pays again) run concurrently by the
+calling thread and ``threads - 1`` daemon workers on a second, one-thread session (on
+the main session the chunks fought over its intra-op pool); the hand-off is a
+SimpleQueue (ORT's ``run_async`` and a ThreadPoolExecutor measured 30-60 us slower per
+call) and the caller, which starts first, takes 1.125 times an even share. On 2 idle
+cores, 16 rows went from 330 us to 210-260 us (native LightGBM: 270-300 us).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ _ORT_ERRORS = (RuntimeError, _ort_state.Fail, _ort_state.RuntimeException, _ort_
 _ORT_DEFAULT_SEVERITY = 2  # onnxruntime's own default (warning)
 SEQUENTIAL_ROWS = 50  # TreeEnsemble runs batches up to this size on one thread
 MIN_CHUNK_ROWS = 6  # below this per chunk, the hand-off costs more than it saves
+MIN_CHUNK_ROWS_NETWORK = 12  # graphs with the network: its fixed cost is paid per chunk
 MAIN_SHARE = 1.125  # the caller's chunk relative to an even share (workers wake late)
 
 
@@ -90,6 +93,8 @@ class OnnxScorer:
     ``device``: "auto" uses CUDA when a CUDA session can really be built, else CPU with
     one log line; "cuda" demands CUDA (RuntimeError otherwise); "cpu" never tries it.
     ``require_gpu`` turns the fallback of "auto" into a RuntimeError.
+    ``split_small_batches``: on CPU, run 12-50-row batches as concurrent chunks (see
+    the module docstring); turn off where other work already keeps every core busy.
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class OnnxScorer:
         device: str = "auto",
         require_gpu: bool = False,
         intra_op_threads: int | None = None,
+        split_small_batches: bool = True,
     ) -> None:
         if device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, not {device!r}")
@@ -125,8 +131,12 @@ class OnnxScorer:
         self._inputs = {i.name: i for i in self.session.get_inputs()}
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.threads = intra_op_threads or os.cpu_count() or 1
+        self.split_small_batches = split_small_batches
+        self._min_chunk = MIN_CHUNK_ROWS_NETWORK if "codes" in self._inputs else MIN_CHUNK_ROWS
+        self._lock = threading.Lock()
         self._provider = self.session.get_providers()[0]
         self._tasks: queue.SimpleQueue | None = None
+        self._small: ort.InferenceSession | None = None
         self._dtypes = {
             name: np.int64 if info.type == "tensor(int64)" else np.float32
             for name, info in self._inputs.items()
@@ -162,18 +172,26 @@ class OnnxScorer:
     def _run(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
         """session.run, with 12-50-row CPU batches split over worker threads."""
         n = len(next(iter(feed.values())))
-        chunks = min(self.threads, n // MIN_CHUNK_ROWS)
-        if chunks < 2 or n > SEQUENTIAL_ROWS or self._provider != CPU:
+        chunks = min(self.threads, n // self._min_chunk)
+        if (
+            chunks < 2
+            or n > SEQUENTIAL_ROWS
+            or self._provider != CPU
+            or not self.split_small_batches
+        ):
             return self.session.run(self.output_names, feed)
-        if self._tasks is None:
-            self._start_workers()
+        with self._lock:
+            if self._small is None:
+                self._start_workers()
+        small = self._small
+        assert small is not None
         first = round(n * MAIN_SHARE / chunks)  # the caller starts first: it takes more
         bounds = [0, *np.linspace(first, n, chunks).round().astype(int).tolist()]
         parts = [{k: v[lo:hi] for k, v in feed.items()} for lo, hi in itertools.pairwise(bounds)]
         replies: queue.SimpleQueue = queue.SimpleQueue()
         for i, part in enumerate(parts[1:], start=1):
             self._tasks.put((i, part, replies))  # type: ignore[union-attr]
-        results: list[object] = [self.session.run(self.output_names, parts[0])]
+        results: list[object] = [small.run(self.output_names, parts[0])]
         results += [None] * (len(parts) - 1)
         for _ in parts[1:]:
             i, outputs = replies.get()
@@ -184,18 +202,22 @@ class OnnxScorer:
         return [np.concatenate([r[j] for r in results]) for j in range(len(self.output_names))]
 
     def _start_workers(self) -> None:
-        """Daemon threads that run chunks; stopped when the scorer is garbage-collected."""
+        """A one-thread session for chunks and daemon threads that run them (stopped with
+        the scorer): chunks on the main session fought over its intra-op pool."""
+        options = session_options(1)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        small = ort.InferenceSession(str(self.path), options, providers=[CPU])
         tasks: queue.SimpleQueue = queue.SimpleQueue()
         count = self.threads - 1
         for _ in range(count):
             threading.Thread(
                 target=_work,
-                args=(self.session, self.output_names, tasks),
+                args=(small, self.output_names, tasks),
                 daemon=True,
                 name="onnx-scorer-chunk",
             ).start()
         weakref.finalize(self, _stop, tasks, count)
-        self._tasks = tasks
+        self._tasks, self._small = tasks, small
 
     def run(self, features: np.ndarray, codes: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Score a batch: features float32 [N, F] (NaN allowed), codes int64 [N, 5]."""

@@ -83,7 +83,7 @@ def floor32(t: float) -> np.float32:
 def _objective(model: dict) -> float:
     """Sigmoid scale of a binary objective; ValueError for anything else."""
     objective = str(model.get("objective", ""))
-    name, *params = objective.split()
+    name, *params = objective.split() or [""]
     if (
         name != "binary"
         or model.get("num_class", 1) != 1
