@@ -304,3 +304,55 @@ def score(
     table.to_csv(out, index=False)
     typer.echo(f"scored {len(table):,} declarations with {bundle} on {scorer.provider} -> {out}")
     typer.echo(table["risk_band"].value_counts().to_string())
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        str | None,
+        typer.Option(help="Bundle path or models:/ URI (default: TARGETING_MODEL_URI, champion)."),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    require_gpu: Annotated[
+        bool, typer.Option("--require-gpu", help="Refuse to start unless CUDA scores.")
+    ] = False,
+    device: Annotated[str | None, typer.Option(help="auto, cuda or cpu.")] = None,
+) -> None:
+    """Start the scoring API: score, select, explain, log decisions, record control results."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from serving.app import create_app
+    from serving.model_holder import ModelLoadError, load_model
+    from serving.settings import ServingSettings
+
+    _settings()
+    given = {"model_uri": model, "host": host, "port": port, "device": device}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if require_gpu:
+        overrides["require_gpu"] = True
+    try:
+        settings = ServingSettings(**overrides)
+    except ValidationError as exc:  # field paths and reasons only: inputs may be keys
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        typer.echo(f"error: invalid serving settings: {problems}", err=True)
+        raise typer.Exit(code=2) from None
+    try:
+        loaded = load_model(settings.model_uri, settings)
+    except ModelLoadError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(
+        f"serving {loaded.ref.name} version {loaded.ref.version} on {loaded.scorer.provider}"
+        f" at http://{settings.host}:{settings.port}"
+    )
+    uvicorn.run(
+        create_app(settings, loaded),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,  # its lines carry paths (ids) and client addresses
+        log_level=settings.log_level.lower(),
+    )

@@ -1,0 +1,109 @@
+"""Request ids, access log lines, HTTP metrics and a body size limit (pure ASGI).
+
+The access log holds no personal data: request id, method, route *template*
+(``/v1/consignments/{declaration_id}``, never the id itself), status and duration.
+The request id is the client's ``X-Request-ID`` when it is a plain token, else a
+fresh one; it comes back in the response header. An unexpected exception is answered
+with a bare 500 and logged with its type and traceback but not its message, which may
+quote the data.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import traceback
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.metrics import Metrics
+
+logger = logging.getLogger("serving.access")
+REQUEST_ID_HEADER = "x-request-id"
+_TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def request_id_of(scope: Scope) -> str:
+    """The id this middleware gave the request."""
+    return scope.get("state", {}).get("request_id", "-")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class RequestMiddleware:
+    """Wraps every HTTP request: id, size limit, metrics, one log line."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, REQUEST_ID_HEADER.encode())
+        request_id = given if given and _TOKEN.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        began = time.perf_counter()
+        status = [500]
+        started = [False]
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started[0] = True
+                status[0] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            length = _header(scope, b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                await _too_large(send_with_id, self.max_body_bytes)
+            else:
+                await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            logger.error(
+                "%s failed: %s (message withheld)\n%s",
+                request_id,
+                type(exc).__name__,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
+            status[0] = 500
+            if not started[0]:
+                await _send_json(send_with_id, 500, b'{"detail":"internal error"}')
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - began
+            method = scope.get("method", "-")
+            self.metrics.requests.labels(method, template, str(status[0])).inc()
+            self.metrics.latency.labels(method, template).observe(elapsed)
+            logger.info(
+                "%s %s %s %d %.1fms", request_id, method, template, status[0], elapsed * 1000
+            )
+
+
+async def _send_json(send: Any, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _too_large(send: Any, limit: int) -> None:
+    await _send_json(send, 413, f'{{"detail":"request body larger than {limit} bytes"}}'.encode())

@@ -1,0 +1,104 @@
+"""The model in service: loading and validating a bundle, and swapping it atomically.
+
+``load_model`` resolves the URI, reads the bundle (checksums), builds the scorer
+(feature spec hash, execution provider) and runs the smoke test; any failure is a
+``ModelLoadError`` naming the cause, and nothing changes. ``ModelHolder.current`` is
+one attribute read: a micro-batch takes the model once and finishes on it, so a swap
+never interrupts a request; the old scorer is freed when its last batch ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from models.bundle import BundleError
+from serving.bundle_check import smoke_test
+from serving.registry import resolve
+from serving.scoring import Scorer
+from serving.selection import warmup_threshold
+from serving.settings import ServingSettings
+
+logger = logging.getLogger("serving.model")
+
+
+class ModelLoadError(RuntimeError):
+    """A model that cannot serve; the message says why."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """The identity responses carry: registered name, version, alias it was loaded by."""
+
+    name: str
+    version: str
+    alias: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "alias": self.alias}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A validated scorer and where it came from."""
+
+    scorer: Scorer
+    ref: ModelRef
+    source: str
+    directory: Path
+    loaded_at: datetime
+    load_id: str  # distinguishes two loads of the same version
+
+    @property
+    def feature_spec_hash(self) -> str:
+        return str(self.scorer.manifest["feature_spec_hash"])
+
+    def warmup_threshold(self, share: float) -> float:
+        return warmup_threshold(self.scorer.manifest, share)
+
+
+def load_model(uri: str, settings: ServingSettings) -> LoadedModel:
+    """Resolve, read, build and smoke-test a model; ModelLoadError if it cannot serve."""
+    try:
+        found = resolve(uri, settings.mlruns_dir, settings.model_cache_dir)
+        scorer = Scorer.from_bundle(
+            found.directory,
+            device=settings.device,
+            require_gpu=settings.require_gpu,
+            threads=settings.onnx_threads,
+        )
+        smoke_test(scorer)
+        warmup_threshold(scorer.manifest, settings.model_rate)
+    except BundleError as exc:
+        raise ModelLoadError(f"model {uri} refused: {exc}") from exc
+    except Exception as exc:  # ONNX Runtime, LightGBM, JSON, I/O: any failure refuses it
+        raise ModelLoadError(f"model {uri} refused: {type(exc).__name__}: {exc}") from exc
+    logger.info("model %s version %s loaded on %s", found.name, found.version, scorer.provider)
+    return LoadedModel(
+        scorer=scorer,
+        ref=ModelRef(found.name, found.version, found.alias),
+        source=found.source,
+        directory=found.directory,
+        loaded_at=datetime.now(UTC),
+        load_id=uuid.uuid4().hex,
+    )
+
+
+class ModelHolder:
+    """Holds the serving model; ``swap`` replaces it in one assignment."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        self._model = model
+
+    @property
+    def current(self) -> LoadedModel:
+        return self._model
+
+    def swap(self, model: LoadedModel) -> LoadedModel:
+        """Serve ``model`` from now on; returns the previous one."""
+        previous, self._model = self._model, model
+        return previous

@@ -1,0 +1,76 @@
+"""``GET /v1/consignments/{declaration_id}`` (the logged decision) and its explanation page."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, status
+from fastapi.responses import HTMLResponse
+
+from serving.auth import Analyst
+from serving.deps import ModelDep, StateDep
+from serving.schemas import DecisionRecordOut, ErrorOut
+
+router = APIRouter(prefix="/v1/consignments", tags=["consignments"])
+DeclarationId = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$",
+        description="Declaration reference.",
+        examples=["25NLI000000026999"],
+    ),
+]
+JSON = {"application/json": {}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "content": JSON, "description": "Missing or unknown API key."},
+    403: {"model": ErrorOut, "content": JSON, "description": "The key's role may not read it."},
+    404: {"model": ErrorOut, "content": JSON, "description": "No decision on this declaration."},
+    422: {"model": ErrorOut, "content": JSON, "description": "Invalid declaration id."},
+}
+
+
+async def _record(state: StateDep, declaration_id: str) -> dict[str, Any]:
+    record = await asyncio.to_thread(state.log.latest, declaration_id)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no decision on this declaration")
+    return record
+
+
+@router.get("/{declaration_id}", response_model=DecisionRecordOut, responses=ERRORS)
+async def consignment(
+    declaration_id: DeclarationId, state: StateDep, _role: Analyst
+) -> dict[str, Any]:
+    """The latest decision on the declaration, as the decision log holds it."""
+    return await _record(state, declaration_id)
+
+
+@router.get(
+    "/{declaration_id}/explanation.html",
+    response_class=HTMLResponse,
+    responses={
+        **ERRORS,
+        200: {"content": {"text/html": {}}, "description": "The explanation page."},
+        503: {
+            "model": ErrorOut,
+            "content": JSON,
+            "description": "The explanation renderer is not installed.",
+        },
+    },
+)
+async def explanation(
+    declaration_id: DeclarationId, state: StateDep, model: ModelDep, _role: Analyst
+) -> HTMLResponse:
+    """An officer-readable page explaining the latest decision on the declaration."""
+    try:
+        render = importlib.import_module("serving.explain").render_explanation
+    except (ImportError, AttributeError):
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "explanation pages are not available: serving.explain.render_explanation"
+            " is not installed in this deployment",
+        ) from None
+    record = await _record(state, declaration_id)
+    html = await asyncio.to_thread(render, record, model.scorer)
+    return HTMLResponse(html)

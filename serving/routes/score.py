@@ -1,0 +1,162 @@
+"""``POST /v1/score`` and ``POST /v1/score/batch``: decisions on declarations."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
+
+from serving.auth import RiskEngine
+from serving.deps import RequestIdDep, StateDep
+from serving.engine import Outcome, ScoreJob, request_hash
+from serving.examples import EXAMPLE_DECLARATION
+from serving.schemas import (
+    BatchItemOut,
+    BatchScoreRequest,
+    BatchScoreResponse,
+    Declaration,
+    ErrorOut,
+    ItemError,
+    ScoreResponse,
+    scoring_record,
+)
+
+router = APIRouter(prefix="/v1", tags=["scoring"])
+_declaration = TypeAdapter(Declaration)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The body could not be parsed."},
+    401: {"model": ErrorOut, "description": "Missing or unknown API key."},
+    403: {"model": ErrorOut, "description": "The key's role may not score."},
+    413: {"model": ErrorOut, "description": "Request body too large."},
+    422: {"model": ErrorOut, "description": "Invalid request (field paths in detail)."},
+}
+IN_LOOP_ITEMS = 50
+ReasonsFlag = Annotated[
+    bool | None,
+    Query(description="Include reasons (default: the service setting); false is faster."),
+]
+
+
+def _job(declarations: list[Any], request_id: str, reasons: bool) -> ScoreJob:
+    stored = [scoring_record(d, json=True) for d in declarations]
+    return ScoreJob(
+        records=[scoring_record(d) for d in declarations],
+        stored=stored,
+        hashes=[request_hash(s) for s in stored],
+        request_id=request_id,
+        reasons=reasons,
+    )
+
+
+def _validate(
+    items: list[Any], request_id: str, reasons: bool
+) -> tuple[ScoreJob | None, list[int], list[ItemError]]:
+    """The job of the valid items, their indices, and the errors of the others."""
+    valid: list[Any] = []
+    index: list[int] = []
+    errors: list[ItemError] = []
+    for i, item in enumerate(items):
+        try:
+            valid.append(_declaration.validate_python(item))
+            index.append(i)
+        except ValidationError as exc:
+            errors.extend(
+                ItemError(index=i, loc=list(e["loc"]), msg=e["msg"], type=e["type"])
+                for e in exc.errors(include_url=False, include_input=False, include_context=False)
+            )
+    return (_job(valid, request_id, reasons) if valid else None), index, errors
+
+
+def _response(o: Outcome) -> dict[str, Any]:
+    return {
+        "decision_id": o.decision_id,
+        "declaration_id": o.declaration_id,
+        "score": o.score,
+        "expected_revenue": o.expected_revenue,
+        "risk_band": o.risk_band,
+        "risk_type": o.risk_type,
+        "decision": {
+            "selected": o.decision.selected,
+            "basis": o.decision.basis,
+            "propensity": o.decision.propensity,
+        },
+        "reasons": o.reasons,
+        "model": o.model,
+    }
+
+
+@router.post(
+    "/score",
+    response_model=ScoreResponse,
+    responses=ERRORS,
+    summary="Score one declaration and decide whether to control it",
+)
+async def score(
+    declaration: Annotated[
+        Declaration,  # type: ignore[valid-type]
+        Body(
+            openapi_examples={
+                "declaration with ENS": {
+                    "summary": "An air consignment with its pre-loading and full ENS",
+                    "value": EXAMPLE_DECLARATION,
+                }
+            }
+        ),
+    ],
+    state: StateDep,
+    request_id: RequestIdDep,
+    _role: RiskEngine,
+    reasons: ReasonsFlag = None,
+) -> dict[str, Any]:
+    """Score, decide (model threshold or random arm) and log the decision durably before
+    answering."""
+    want = state.settings.reasons if reasons is None else reasons
+    outcomes = await state.batcher.submit(_job([declaration], request_id, want), rows=1)
+    return _response(outcomes[0])
+
+
+@router.post(
+    "/score/batch",
+    response_model=BatchScoreResponse,
+    responses=ERRORS,
+    summary="Score up to 10,000 declarations; invalid ones are reported, not scored",
+)
+async def score_batch(
+    body: BatchScoreRequest,
+    state: StateDep,
+    request_id: RequestIdDep,
+    _role: RiskEngine,
+    reasons: ReasonsFlag = None,
+) -> dict[str, Any]:
+    """Each declaration is validated on its own: errors carry its index and field path;
+    the valid ones are scored together and their decisions logged in one transaction."""
+    limit = state.settings.max_batch_declarations
+    if len(body.declarations) > limit:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "declarations"),
+                    "msg": f"List should have at most {limit} items",
+                    "type": "too_long",
+                }
+            ]
+        )
+    want = state.settings.reasons if reasons is None else reasons
+    if len(body.declarations) > IN_LOOP_ITEMS:  # keep the event loop free for other requests
+        job, index, errors = await asyncio.to_thread(_validate, body.declarations, request_id, want)
+    else:
+        job, index, errors = _validate(body.declarations, request_id, want)
+    if errors:
+        state.metrics.invalid.inc(len({e.index for e in errors}))
+    results: list[BatchItemOut] = []
+    model = None
+    if job is not None:
+        outcomes = await state.batcher.submit(job, rows=len(index))
+        results = [
+            BatchItemOut(index=i, **_response(o)) for i, o in zip(index, outcomes, strict=True)
+        ]
+        model = outcomes[0].model
+    return {"results": results, "errors": errors, "model": model}

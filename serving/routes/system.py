@@ -1,0 +1,78 @@
+"""Health, readiness, metrics, and the model in service."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from serving.auth import AnyRole
+from serving.deps import ModelDep, StateDep
+from serving.schemas import ErrorOut, HealthOut, ModelInfoOut, ReadyOut
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", response_model=HealthOut)
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "No model loaded."}},
+)
+async def readyz(request: Request) -> Any:
+    """A model is loaded; which execution provider it runs on."""
+    state = getattr(request.app.state, "serving", None)
+    if state is None:
+        return JSONResponse(status_code=503, content={"ready": False})
+    model = state.holder.current
+    return {"ready": True, "model": model.ref.as_dict(), "provider": model.scorer.provider}
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process."""
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get(
+    "/v1/model",
+    response_model=ModelInfoOut,
+    responses={401: {"model": ErrorOut, "description": "Missing or unknown API key."}},
+)
+async def model_info(state: StateDep, model: ModelDep, _role: AnyRole) -> dict[str, Any]:
+    """The model in service, its provider and the selection policy's state."""
+    manifest = model.scorer.manifest
+    selector = state.engine.peek_selector(model)
+    rate = selector.selection_rate
+    policy = state.engine.policy
+    return {
+        **model.ref.as_dict(),
+        "source": model.source,
+        "feature_spec_hash": model.feature_spec_hash,
+        "provider": model.scorer.provider,
+        "loaded_at": model.loaded_at.isoformat(),
+        "training_window": manifest.get("training_window", {}),
+        "bands": manifest.get("bands", {}),
+        "git_commit": manifest.get("git_commit"),
+        "selection": {
+            "inspection_rate": policy.inspection_rate,
+            "exploration_share": policy.exploration_share,
+            "model_rate": policy.model_rate,
+            "random_probability": policy.random_probability,
+            "threshold": selector.threshold,
+            "warm": selector.warm,
+            "recent_selection_rate": None if math.isnan(rate) else rate,
+        },
+    }

@@ -1,0 +1,424 @@
+"""Request and response models of the API; request models are built from the canonical
+schema (``canonical.schema``), so the API accepts exactly the canonical fields.
+
+Each canonical kind maps to one strict pydantic type (no coercion of "12" to 12 or of
+1 to True), constrained as the ingester validates it; unknown fields are refused
+(``extra="forbid"``). Timestamps without a zone are read as UTC. An ENS may be
+embedded in a declaration (all its versions and items); ``attributes`` carries an
+administration's own extra attributes (``extra_cat__``/``extra_num__`` columns).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from canonical.codes import COUNTRIES, CURRENCIES
+from canonical.schema import (
+    CONTROLS,
+    DECLARATIONS,
+    ENS_FILINGS,
+    ENS_ITEMS,
+    EXTRA_CATEGORICAL_PREFIX,
+    EXTRA_NUMERIC_PREFIX,
+    Kind,
+    TableSchema,
+)
+from canonical.schema import Field as CanonicalField
+from serving.examples import EXAMPLE_CONTROL_RESULT, EXAMPLE_DECLARATION, EXAMPLE_ENS
+
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_AMOUNT = 1e13
+MAX_VERSIONS = 100
+MAX_ITEMS = 1_000
+MAX_ATTRIBUTES = 50
+
+
+def _utc(value: datetime) -> datetime:
+    """A timestamp as UTC (naive means UTC), within 1990-2100."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("timestamp must be between 1990-01-01 and 2100-01-01")
+    return value
+
+
+def _itinerary(value: str) -> str:
+    unknown = [c for c in value.split("-") if c not in COUNTRIES]
+    if unknown:
+        raise ValueError(f"unknown country code(s) in itinerary: {', '.join(unknown)}")
+    return value
+
+
+Identifier = Annotated[
+    StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+]
+Code = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,34}$")]
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
+
+
+def _type(f: CanonicalField) -> Any:
+    """The pydantic type of a canonical field."""
+    lo, hi = f.hs_digits
+    K = Kind  # noqa: N806
+    types: dict[Kind, Any] = {
+        K.ID: Identifier,
+        K.TEXT: Annotated[StrictStr, StringConstraints(max_length=2000)],
+        K.CODE: Code,
+        K.COUNTRY: Literal[tuple(sorted(COUNTRIES))],
+        K.CURRENCY: Literal[tuple(sorted(CURRENCIES))],
+        K.HS: Annotated[StrictStr, StringConstraints(pattern=rf"^[0-9]{{{lo},{hi}}}$")],
+        K.ITINERARY: Annotated[
+            StrictStr,
+            StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z]{2}){0,29}$"),
+            AfterValidator(_itinerary),
+        ],
+        K.TIMESTAMP: Timestamp,
+        K.AMOUNT: Annotated[float, Field(strict=True, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)],
+        K.RATE: Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False)],
+        K.PROBABILITY: Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)],
+        K.COUNT: Annotated[StrictInt, Field(ge=0, le=10_000_000)],
+        K.BOOL: StrictBool,
+    }
+    if f.kind is Kind.ENUM:
+        return Literal[f.allowed]
+    return types[f.kind]
+
+
+def _fields(table: TableSchema) -> dict[str, Any]:
+    """create_model field definitions of a canonical table: a field with a canonical
+    default is optional (None; the default applies downstream), as is any optional one."""
+    out: dict[str, Any] = {}
+    for f in table.fields:
+        kind = _type(f)
+        if f.required and f.default is None:
+            out[f.name] = (kind, Field(description=f.description))
+        else:
+            out[f.name] = (kind | None, Field(None, description=f.description))
+    return out
+
+
+STRICT = ConfigDict(extra="forbid", str_max_length=4000)
+
+EnsFiling = create_model(
+    "EnsFiling",
+    __config__=ConfigDict(**STRICT, title="EnsFiling"),
+    __doc__="One version of an ENS filing (canonical ens_filings row).",
+    **_fields(ENS_FILINGS),
+)
+EnsItem = create_model(
+    "EnsItem",
+    __config__=ConfigDict(**STRICT, title="EnsItem"),
+    __doc__="A goods item of an ENS filing version (canonical ens_items row).",
+    **_fields(ENS_ITEMS),
+)
+
+
+class EnsEmbedded(BaseModel):
+    """The declaration's linked ENS: every version filed so far and their goods items."""
+
+    model_config = ConfigDict(**STRICT, json_schema_extra={"examples": [EXAMPLE_ENS]})
+
+    versions: list[EnsFiling] = Field(min_length=1, max_length=MAX_VERSIONS)  # type: ignore[valid-type]
+    items: list[EnsItem] = Field(default_factory=list, max_length=MAX_ITEMS)  # type: ignore[valid-type]
+
+
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+AttributeName = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+
+def _check_ens(value: EnsEmbedded | None, info: ValidationInfo) -> EnsEmbedded | None:
+    """The embedded ENS must be the filing named by ens_id, each version once."""
+    if value is None:
+        return value
+    ens_id = info.data.get("ens_id")
+    if ens_id is None:
+        raise ValueError("an embedded ens needs the declaration's ens_id")
+    seen: set[int] = set()
+    for i, v in enumerate(value.versions):
+        if v.filing_id != ens_id:
+            raise ValueError(f"ens.versions[{i}].filing_id differs from ens_id")
+        if v.version in seen:
+            raise ValueError(f"ens.versions[{i}]: version {v.version} appears twice")
+        seen.add(v.version)
+    for i, item in enumerate(value.items):
+        if item.filing_id != ens_id:
+            raise ValueError(f"ens.items[{i}].filing_id differs from ens_id")
+    return value
+
+
+_declaration_fields = _fields(DECLARATIONS)
+_declaration_fields["ens"] = (
+    EnsEmbedded | None,
+    Field(None, description="The linked ENS filing (all versions and items), optional."),
+)
+_declaration_fields["attributes"] = (
+    dict[AttributeName, StrictStr | FiniteFloat | None] | None,
+    Field(
+        None,
+        max_length=MAX_ATTRIBUTES,
+        description="The administration's own extra attributes: text values become"
+        " extra_cat__NAME, numbers extra_num__NAME columns.",
+    ),
+)
+
+Declaration = create_model(
+    "Declaration",
+    __config__=ConfigDict(
+        **STRICT, title="Declaration", json_schema_extra={"examples": [EXAMPLE_DECLARATION]}
+    ),
+    __doc__="A customs declaration in the canonical model, its ENS optionally embedded.",
+    __validators__={"check_ens": field_validator("ens")(_check_ens)},
+    **_declaration_fields,
+)
+
+
+def scoring_record(declaration: BaseModel, json: bool = False) -> dict[str, Any]:
+    """The canonical dict ``Scorer.score_records`` takes: no nulls, attributes as
+    ``extra_cat__``/``extra_num__`` fields; ``json``: timestamps as ISO text."""
+    record = declaration.model_dump(mode="json" if json else "python", exclude_none=True)
+    for name, value in (record.pop("attributes", None) or {}).items():
+        if value is not None:
+            prefix = EXTRA_CATEGORICAL_PREFIX if isinstance(value, str) else EXTRA_NUMERIC_PREFIX
+            record[prefix + name] = value
+    return record
+
+
+_ONE_REFERENCE = [
+    {"required": [name], "properties": {name: {"type": "string"}}}
+    for name in ("declaration_id", "ens_id")
+]
+
+
+class _ControlBase(BaseModel):
+    model_config = ConfigDict(
+        **STRICT,
+        title="ControlResult",
+        json_schema_extra={"examples": [EXAMPLE_CONTROL_RESULT], "anyOf": _ONE_REFERENCE},
+    )
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> _ControlBase:
+        if getattr(self, "declaration_id", None) is None and getattr(self, "ens_id", None) is None:
+            raise ValueError("a control result needs declaration_id or ens_id")
+        return self
+
+
+ControlResult = create_model(
+    "ControlResult",
+    __base__=_ControlBase,
+    __doc__="The result of a customs control (canonical controls row).",
+    **_fields(CONTROLS),
+)
+
+
+class ControlResultsRequest(BaseModel):
+    """Control results to record (all or nothing)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"results": [EXAMPLE_CONTROL_RESULT]}]}
+    )
+
+    results: list[ControlResult] = Field(min_length=1, max_length=10_000)  # type: ignore[valid-type]
+
+
+class ControlStatus(BaseModel):
+    """What happened to one posted result."""
+
+    control_id: str
+    status: Literal["created", "unchanged"]
+
+
+class ControlResultsResponse(BaseModel):
+    """Per result: created, or unchanged (already recorded with the same content)."""
+
+    results: list[ControlStatus]
+
+
+# --- responses ----------------------------------------------------------------------
+
+
+class ModelRefOut(BaseModel):
+    """The model that scored: registered name, version and the alias it was loaded by."""
+
+    name: str
+    version: str
+    alias: str | None = None
+
+
+class DecisionOut(BaseModel):
+    """Whether to control, why, and the probability the policy had of selecting it."""
+
+    selected: bool
+    basis: Literal["model", "random", "none"]
+    propensity: float = Field(ge=0, le=1)
+
+
+class ReasonOut(BaseModel):
+    """A reason code with its family, text, strongest feature and its contribution."""
+
+    code: str
+    family: str
+    text: str
+    feature: str
+    value: float | None = None
+    contribution: float
+
+
+class ScoreResponse(BaseModel):
+    """The decision on one declaration."""
+
+    decision_id: str
+    declaration_id: str
+    score: float = Field(ge=0, le=1, description="Calibrated probability of an irregularity.")
+    expected_revenue: float = Field(description="Expected revenue at stake (EUR).")
+    risk_band: Literal["high", "medium", "low"]
+    risk_type: str = Field(description="Most likely risk type.")
+    decision: DecisionOut
+    reasons: list[ReasonOut] | None = Field(
+        None, description="Top reasons, strongest first (null when reasons were turned off)."
+    )
+    model: ModelRefOut
+
+
+class BatchItemOut(ScoreResponse):
+    """A scored declaration of a batch, with its position in the request."""
+
+    index: int
+
+
+class ItemError(BaseModel):
+    """A declaration of a batch that failed validation: its index, field path and why."""
+
+    index: int
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class BatchScoreRequest(BaseModel):
+    """Up to 10,000 declarations; invalid ones are reported, the others scored."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"declarations": [EXAMPLE_DECLARATION]}]}
+    )
+
+    declarations: list[Any] = Field(
+        min_length=1,
+        max_length=10_000,
+        description="Declarations (see Declaration). Each is validated on its own: an item"
+        " that is not a valid Declaration is reported in the response's errors.",
+        json_schema_extra={"items": {"anyOf": [{"$ref": "#/components/schemas/Declaration"}, {}]}},
+    )
+
+
+class BatchScoreResponse(BaseModel):
+    """Decisions on the valid declarations and the errors of the others."""
+
+    results: list[BatchItemOut]
+    errors: list[ItemError]
+    model: ModelRefOut | None
+
+
+class DecisionDetail(DecisionOut):
+    """The decision as logged: also the random arm's probability and the threshold."""
+
+    random_probability: float
+    threshold: float
+
+
+class LoggedModel(ModelRefOut):
+    """The model of a logged decision and its feature spec."""
+
+    feature_spec_hash: str
+
+
+class DecisionRecordOut(BaseModel):
+    """A decision as stored in the decision log."""
+
+    decision_id: str
+    declaration_id: str
+    decided_at: str
+    request_id: str
+    request_hash: str
+    model: LoggedModel
+    score: float
+    expected_revenue: float
+    risk_band: str
+    risk_type: str
+    decision: DecisionDetail
+    reasons: list[ReasonOut] | None
+    features: dict[str, float | None]
+    declaration: dict[str, Any]
+
+
+class SelectionOut(BaseModel):
+    """The selection policy and its state."""
+
+    inspection_rate: float
+    exploration_share: float
+    model_rate: float
+    random_probability: float
+    threshold: float
+    warm: bool
+    recent_selection_rate: float | None
+
+
+class ModelInfoOut(ModelRefOut):
+    """The model in service."""
+
+    source: str
+    feature_spec_hash: str
+    provider: str
+    loaded_at: str
+    training_window: dict[str, Any]
+    bands: dict[str, float]
+    git_commit: str | None
+    selection: SelectionOut
+
+
+class ReloadRequest(BaseModel):
+    """Which model to load; the configured URI when omitted."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"model_uri": "models:/targeting/7"}]}
+    )
+
+    model_uri: StrictStr | None = Field(
+        None, max_length=1000, examples=["models:/targeting@champion"]
+    )
+
+
+class HealthOut(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    """Readiness: the bundle is loaded; on which execution provider."""
+
+    ready: bool
+    model: ModelRefOut | None = None
+    provider: str | None = None
+
+
+class ErrorOut(BaseModel):
+    """An error with a message for people."""
+
+    detail: Any

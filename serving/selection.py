@@ -1,0 +1,144 @@
+"""Which declarations to control: a model arm at a rolling score threshold, plus a
+random arm with a known probability.
+
+Policy (``inspection_rate`` r, ``exploration_share`` e):
+
+* model arm: selected when the score is above the threshold tau, the largest of the
+  last ``window`` scores outside their top share r(1 - e); so the model arm keeps
+  selecting a share r(1 - e) of the traffic as the score distribution drifts. Scores
+  equal to tau are not selected: a clump of equal scores never overruns the budget.
+  Before ``warmup`` scores have been seen, tau comes from the bundle
+  (``warmup_threshold``). The row's own score joins the window after its decision.
+* random arm: every declaration, AEO included (no blind spot), is drawn with
+  probability p = r * e, independently of its score.
+
+``basis`` is "model" when the model arm selects (whatever the draw), "random" when
+only the draw does, "none" otherwise. ``propensity`` is P(selected) under the
+combined policy given the threshold in force at decision time: 1 for a score above
+tau (the threshold is deterministic), p at or below it, for selected and unselected
+declarations alike. The threshold is recorded with each decision; the random arm
+alone is a uniform sample with probability p (the unbiased hit-rate estimate).
+Total selection rate: r(1 - e) + p(1 - r(1 - e)), slightly below r.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+# Shares of validation rows above the bundle's "high" and "medium" band thresholds when
+# the manifest does not say (training.TrainConfig's band_high_share, band_medium_share).
+DEFAULT_BAND_SHARES = {"high": 0.02, "medium": 0.10}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The configured budget and its split between the two arms."""
+
+    inspection_rate: float
+    exploration_share: float
+    window: int = 10_000
+    warmup: int = 1_000
+
+    @property
+    def model_rate(self) -> float:
+        return self.inspection_rate * (1.0 - self.exploration_share)
+
+    @property
+    def random_probability(self) -> float:
+        return self.inspection_rate * self.exploration_share
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One declaration's selection, its basis and propensity, and the threshold used."""
+
+    selected: bool
+    basis: str  # "model", "random" or "none"
+    propensity: float
+    threshold: float
+    random_probability: float
+
+
+def warmup_threshold(manifest: dict[str, Any], share: float) -> float:
+    """Score threshold with ``share`` of validation rows above it, from the bundle.
+
+    Uses ``manifest["validation_score_quantiles"]`` ({share: threshold}) when present,
+    else the band thresholds (``bands`` at ``band_shares``, default 2 % and 10 %),
+    interpolated linearly in log(share) and clamped to the outermost known points.
+    """
+    points = manifest.get("validation_score_quantiles")
+    if points:
+        known = sorted((float(s), float(t)) for s, t in points.items())
+    else:
+        shares = {**DEFAULT_BAND_SHARES, **manifest.get("band_shares", {})}
+        bands = manifest["bands"]
+        known = sorted((float(shares[name]), float(bands[name])) for name in bands)
+    xs = np.log([s for s, _ in known])
+    ts = np.array([t for _, t in known])
+    return float(np.interp(math.log(share), xs, ts))
+
+
+class Selector:
+    """The rolling threshold and the random arm. Not thread-safe: one caller at a time."""
+
+    def __init__(self, policy: Policy, initial_threshold: float, rng: np.random.Generator) -> None:
+        self.policy = policy
+        self.initial_threshold = float(initial_threshold)
+        self._rng = rng
+        self._recent: deque[float] = deque()
+        self._sorted: list[float] = []
+        self._selected: deque[bool] = deque()
+        self._selected_count = 0
+
+    @property
+    def warm(self) -> bool:
+        """Whether the threshold comes from recent scores (else from the bundle)."""
+        return len(self._recent) >= self.policy.warmup
+
+    @property
+    def threshold(self) -> float:
+        """The score threshold of the model arm now."""
+        if not self.warm:
+            return self.initial_threshold
+        n = len(self._sorted)
+        above = max(1, round(n * self.policy.model_rate))
+        return self._sorted[max(0, n - above - 1)]
+
+    @property
+    def selection_rate(self) -> float:
+        """Share selected (both arms) among the decisions in the window; NaN before any."""
+        n = len(self._selected)
+        return self._selected_count / n if n else math.nan
+
+    def _remember(self, score: float, selected: bool) -> None:
+        self._recent.append(score)
+        bisect.insort(self._sorted, score)
+        self._selected.append(selected)
+        self._selected_count += selected
+        if len(self._recent) > self.policy.window:
+            old = self._recent.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, old)]
+            self._selected_count -= self._selected.popleft()
+
+    def decide(self, scores: np.ndarray) -> list[Decision]:
+        """Decisions for ``scores`` in order, each taken before its score joins the window."""
+        p = self.policy.random_probability
+        draws = self._rng.random(len(scores))
+        out = []
+        for score, draw in zip(scores.tolist(), draws.tolist(), strict=True):
+            tau = self.threshold
+            if score > tau:
+                decision = Decision(True, "model", 1.0, tau, p)
+            elif draw < p:
+                decision = Decision(True, "random", p, tau, p)
+            else:
+                decision = Decision(False, "none", p, tau, p)
+            self._remember(score, decision.selected)
+            out.append(decision)
+        return out

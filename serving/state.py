@@ -1,0 +1,105 @@
+"""The app's state, built once at start-up by the lifespan and kept in ``app.state``.
+
+Everything mutable lives here (model holder, selection, micro-batcher, databases),
+owned by one app: two apps in one process share nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from serving.batching import MicroBatcher
+from serving.controls import ControlStore
+from serving.decision_log import DecisionLog
+from serving.engine import DecisionEngine, Outcome, ScoreJob
+from serving.metrics import Metrics
+from serving.model_holder import LoadedModel, ModelHolder, load_model
+from serving.reason_rows import find_explainer
+from serving.selection import Policy
+from serving.settings import ServingSettings
+
+logger = logging.getLogger("serving.state")
+
+
+@dataclass
+class AppState:
+    """What the routes work with."""
+
+    settings: ServingSettings
+    metrics: Metrics
+    holder: ModelHolder
+    log: DecisionLog
+    controls: ControlStore
+    engine: DecisionEngine
+    batcher: MicroBatcher[ScoreJob, list[Outcome]]
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    poller: asyncio.Task[None] | None = None
+
+    def serve(self, model: LoadedModel) -> LoadedModel:
+        """Put ``model`` in service (atomically); returns the previous one."""
+        self.log.register_spec(model.feature_spec_hash, list(model.scorer.names))
+        previous = self.holder.swap(model)
+        self.metrics.serving(
+            model.ref.name, model.ref.version, model.ref.alias, model.scorer.provider
+        )
+        return previous
+
+
+def policy_of(settings: ServingSettings) -> Policy:
+    return Policy(
+        inspection_rate=settings.inspection_rate,
+        exploration_share=settings.exploration_share,
+        window=settings.selection_window,
+        warmup=settings.selection_warmup,
+    )
+
+
+async def open_state(
+    settings: ServingSettings, metrics: Metrics, model: LoadedModel | None = None
+) -> AppState:
+    """Load the model (unless given), open the databases, start the micro-batcher."""
+    if model is None:
+        model = await asyncio.to_thread(load_model, settings.model_uri, settings)
+    if settings.exploration_share == 0:
+        logger.warning("exploration_share is 0: no random controls, labels will be biased")
+    log = DecisionLog(settings.decision_db)
+    controls = ControlStore(settings.decision_db, log)
+    holder = ModelHolder(model)
+    explainer = find_explainer()
+    if explainer is None:
+        logger.info("serving.explain.reasons not available: reasons carry code texts")
+    engine = DecisionEngine(
+        holder,
+        policy_of(settings),
+        log,
+        metrics,
+        np.random.default_rng(settings.selection_seed),
+        settings.reasons_k,
+        explainer,
+    )
+    batcher: MicroBatcher[ScoreJob, list[Outcome]] = MicroBatcher(
+        engine.process,
+        max_rows=settings.batch_max_rows,
+        max_wait=settings.batch_max_wait_ms / 1000,
+        on_batch=metrics.batch_rows.observe,
+    )
+    state = AppState(settings, metrics, holder, log, controls, engine, batcher)
+    state.serve(model)
+    batcher.start()
+    return state
+
+
+async def close_state(state: AppState) -> None:
+    """Stop polling, answer what is queued, close the databases."""
+    if state.poller is not None:
+        state.poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await state.poller
+    await state.batcher.stop()
+    state.controls.close()
+    state.log.close()

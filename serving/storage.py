@@ -1,0 +1,66 @@
+"""SQLite connections for the decision log and the control results: WAL, synchronous=FULL.
+
+In WAL mode with ``synchronous=FULL`` a commit returns only after the write-ahead log
+is fsynced: a committed decision survives a killed process and a power cut. One
+connection per ``Database`` writes (behind a lock); reads use their own connection,
+which WAL lets run beside the writer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in WAL mode with full synchronisation, usable from any thread."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        raise RuntimeError(f"{path}: SQLite refused WAL mode (got {mode})")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+class Database:
+    """A SQLite file with one writer connection and one reader connection."""
+
+    def __init__(self, path: Path, schema: str) -> None:
+        self.path = path
+        self._writer = connect(path)
+        self._reader = connect(path)
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        with self._write_lock:
+            self._writer.executescript(schema)  # its own transaction (IF NOT EXISTS: idempotent)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The writer inside BEGIN IMMEDIATE ... COMMIT (rolled back on error)."""
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The reader connection (autocommit: each query sees the latest commit)."""
+        with self._read_lock:
+            yield self._reader
+
+    def close(self) -> None:
+        with self._write_lock, self._read_lock:
+            self._writer.close()
+            self._reader.close()
