@@ -36,11 +36,14 @@ from models.train_network import NetworkConfig, NetworkData, predict_network, tr
 from training import plots
 from training.dataset import label_declarations
 from training.evaluate import evaluate
+from training.smoke import smoke_records, smoke_scores
 from training.split import time_split
 from training.tracking import Registered, log_run
 
 StepFn = Callable[[str], contextlib.AbstractContextManager[None]]
 BASELINE_FEATURE = "importer__hit_rate"
+QUANTILE_SHARES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
+SMOKE_ROWS = 8
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,18 @@ def train(
             "embedded_columns": list(encoder.buckets),
             "libraries": library_versions(),
             "test_metrics": {k: v for k, v in metrics.items() if k.startswith("test_blend_")},
+            "band_shares": {"high": config.band_high_share, "medium": config.band_medium_share},
+            "validation_score_quantiles": {
+                str(share): float(np.quantile(score["valid"], 1 - share))
+                for share in QUANTILE_SHARES
+            },
+        }
+        valid_rows = lab.rows[lab.mask("valid")]
+        picks = valid_rows[np.linspace(0, len(valid_rows) - 1, SMOKE_ROWS).astype(int)]
+        records = smoke_records(frames, picks)
+        manifest["smoke_test"] = {
+            "records": records,
+            "scores": smoke_scores(bundle, pipeline, encoder, records),
         }
         write_manifest(bundle, manifest)
     with timed("plots"):
