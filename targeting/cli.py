@@ -94,13 +94,31 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     days: Annotated[int, typer.Option(min=7, help="Days of history.")] = 120,
     declarations_per_day: Annotated[int, typer.Option(min=10)] = 1000,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the champion at the end.")
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
 ) -> None:
-    """Run the main job on built-in synthetic data: generate, ingest, train, promote, score."""
-    from synth import WorldConfig
-    from targeting.demo import run_demo
+    """Run the main job on built-in synthetic data: generate, ingest, train, promote, serve."""
+    import secrets
 
+    from synth import WorldConfig
+    from targeting.demo import curl_example, run_demo
+
+    settings = _settings()
     config = WorldConfig(seed=seed, days=days, declarations_per_day=declarations_per_day)
-    run_demo(config, out, _settings().mlruns_dir, typer.echo)
+    run_demo(config, out, settings.mlruns_dir, typer.echo)
+    if not serve_after:
+        return
+    import os
+
+    key = os.environ.get("TARGETING_DEMO_KEY") or secrets.token_urlsafe(16)
+    os.environ.setdefault("TARGETING_API_KEYS", json.dumps({key: "admin"}))
+    os.environ.setdefault("TARGETING_API_KEY_PEPPER", secrets.token_urlsafe(24))
+    os.environ.setdefault("TARGETING_DATA_DIR", str(out / "serving"))
+    typer.echo("8. serving the champion; try:")
+    typer.echo(curl_example(out, port, key))
+    serve(model=None, host="127.0.0.1", port=port, require_gpu=False, device=None)
 
 
 def _progress_step() -> tuple[object, object]:

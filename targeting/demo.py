@@ -7,10 +7,12 @@ promote a model; score the latest declarations with it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from canonical.frames import read_dataset
@@ -18,6 +20,7 @@ from canonical.ingest import ingest_files, load_mapping
 from serving.scoring import Scorer, scored_table
 from synth import WorldConfig, generate_world, write_world
 from synth.export import export_source_files
+from training.smoke import smoke_records
 from training.tracking import promote
 from training.train import train
 
@@ -70,5 +73,18 @@ def run_demo(
     table.to_csv(out / "scores.csv", index=False)
     say(f"7. scored the latest 1,000 declarations on {scorer.provider} -> {out / 'scores.csv'}")
     say(table.sort_values("score", ascending=False).head(5).to_string(index=False))
+    example = smoke_records(back, np.array([len(back["declarations"]) - 1]))[0]
+    (out / "example_declaration.json").write_text(json.dumps(example, indent=1))
     say(f"done in {time.perf_counter() - began:.1f} s; runs: `targeting runs`")
     return result.bundle
+
+
+def curl_example(out: Path, port: int, key: str) -> str:
+    """The request a national risk engine would send, as a curl command."""
+    body = out / "example_declaration.json"
+    return (
+        f"curl -s -X POST http://127.0.0.1:{port}/v1/score -H 'X-API-Key: {key}' "
+        f"-H 'Content-Type: application/json' --data @{body}\n"
+        f"then open http://127.0.0.1:{port}/v1/consignments/<declaration_id>/explanation.html "
+        f"with the same key (an admin key), or the API docs at http://127.0.0.1:{port}/docs"
+    )
