@@ -45,7 +45,9 @@ class ServingSettings(BaseSettings):
     require_gpu: bool = False
     onnx_threads: int | None = Field(None, ge=1)
     batch_max_rows: int = Field(64, ge=1, le=100_000)
-    batch_max_wait_ms: float = Field(2.0, ge=0, le=1_000)
+    # 0: no lingering; a batch is whatever queued while the previous one ran (no added
+    # latency when idle, natural batching under load). >0 waits that long for company.
+    batch_max_wait_ms: float = Field(0.0, ge=0, le=1_000)
     max_batch_declarations: int = Field(10_000, ge=1, le=10_000)
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     reasons: bool = True

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from serving.auth import AnyRole
+from serving.auth import AnyRole, RiskEngine
 from serving.deps import ModelDep, StateDep
 from serving.schemas import ErrorOut, HealthOut, ModelInfoOut, ReadyOut
 
@@ -76,3 +76,14 @@ async def model_info(state: StateDep, model: ModelDep, _role: AnyRole) -> dict[s
             "recent_selection_rate": None if math.isnan(rate) else rate,
         },
     }
+
+
+@router.post(
+    "/v1/noop",
+    response_model=HealthOut,
+    responses={401: {"model": ErrorOut, "description": "Missing or unknown API key."}},
+)
+async def noop(_role: RiskEngine) -> dict[str, str]:
+    """An authenticated POST that does nothing: the baseline of the latency benchmark
+    (``benchmarks/serving.py``) and a probe of the request path without scoring."""
+    return {"status": "ok"}

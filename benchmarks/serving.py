@@ -1,0 +1,249 @@
+"""Benchmark: the scoring API under load, with wrk against 127.0.0.1, bounded in time.
+
+Measures in one run, on the same machine and rows, so the figures are ratios that hold
+on a noisy machine:
+- the bare authenticated empty POST (``/v1/noop``): the server's own ceiling;
+- ``POST /v1/score`` (one declaration, ENS embedded) at concurrency 1, 8, 32, with
+  reasons off and on: requests/s, p50 and p99 latency;
+- ``POST /v1/score/batch`` with 1,000 declarations, reasons off: declarations/s;
+- in process, the bare ONNX scorer on the feature rows of the same declarations, and
+  the whole scoring path without HTTP (features + ONNX), rows/s in batches of 1,000.
+
+Goals (issue 5, 2-core machine): single requests/s >= half the empty-POST rate; p99 <=
+10 ms at concurrency 8 without reasons, <= 25 ms with; batches of 1,000 >= half the bare
+scorer's rows/s and >= 20,000 declarations/s without reasons.
+
+    python -m benchmarks.serving [--bundle DIR --world DIR] [--seconds 8]
+
+Needs wrk (Debian: apt-get install wrk; installed on demand when run as root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+KEY = "bench-risk-engine-key"
+PORT = 8093
+LUA = """
+local bodies = {}
+local i = 0
+init = function(args)
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+end
+request = function()
+  i = (i % #bodies) + 1
+  return wrk.format("POST", nil, nil, bodies[i])
+end
+"""
+
+
+def _wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    return found
+
+
+def _bundle_and_world(args: argparse.Namespace, work: Path) -> tuple[Path, Path]:
+    if args.bundle and args.world:
+        return args.bundle, args.world
+    from synth import WorldConfig, generate_world, write_world
+    from training.sources import canonical_frames
+    from training.train import train
+
+    world_dir = work / "world"
+    write_world(
+        generate_world(WorldConfig(days=args.days, declarations_per_day=args.per_day)), world_dir
+    )
+    result = train(canonical_frames(world_dir), work / "mlruns", work_dir=work)
+    return result.bundle, world_dir
+
+
+def _parse(output: str) -> dict[str, float]:
+    def millis(text: str) -> float:
+        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = millis(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = millis(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": float(errors.group(1)) if errors else 0}
+
+
+def _load(wrk: str, path: str, bodies: Path, script: Path, concurrency: int, seconds: int) -> dict:
+    out = subprocess.run(
+        [
+            wrk,
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            "-H",
+            f"X-API-Key: {KEY}",
+            "-H",
+            "Content-Type: application/json",
+            f"http://127.0.0.1:{PORT}{path}",
+            "--",
+            str(bodies),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
+    return _parse(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--bundle", type=Path)
+    parser.add_argument("--world", type=Path)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--per-day", type=int, default=1000)
+    parser.add_argument("--seconds", type=int, default=8)
+    args = parser.parse_args()
+    wrk = _wrk()
+    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    bundle, world = _bundle_and_world(args, work)
+
+    from serving.scoring import Scorer
+    from training.smoke import smoke_records
+    from training.sources import canonical_frames
+
+    frames = canonical_frames(world)
+    n = len(frames["declarations"])
+    records = smoke_records(frames, np.arange(n - 2000, n))
+    single = work / "single.jsonl"
+    single.write_text("\n".join(json.dumps(r, separators=(",", ":")) for r in records) + "\n")
+    batch = work / "batch.jsonl"
+    batch.write_text(
+        json.dumps({"declarations": records[:1000]}, separators=(",", ":"))
+        + "\n"
+        + json.dumps({"declarations": records[1000:]}, separators=(",", ":"))
+        + "\n"
+    )
+    empty = work / "empty.jsonl"
+    empty.write_text("{}\n")
+    script = work / "bodies.lua"
+    script.write_text(LUA)
+
+    # In process: the bare ONNX scorer and the whole path without HTTP, same rows.
+    scorer = Scorer.from_bundle(bundle, device="auto")
+    from features.inputs import inputs_from_records
+
+    inputs = inputs_from_records(records[:1000], with_ens=scorer.pipeline.with_ens())
+    x, codes = scorer.pipeline.transform_inputs(inputs), scorer.encoder.transform(inputs)
+
+    def rate(fn: object, rows: int, repeat: int = 5) -> float:
+        fn()  # type: ignore[operator]
+        best = min(_timed(fn) for _ in range(repeat))
+        return rows / best
+
+    def _timed(fn: object) -> float:
+        t = time.perf_counter()
+        fn()  # type: ignore[operator]
+        return time.perf_counter() - t
+
+    bare = rate(lambda: scorer.onnx.run(x, codes), 1000)
+    path = rate(lambda: scorer.score_records(records[:1000], reasons=False), 1000)
+
+    env = {
+        **os.environ,
+        "TARGETING_MODEL_URI": str(bundle),
+        "TARGETING_API_KEYS": json.dumps({KEY: "risk-engine"}),
+        "TARGETING_API_KEY_PEPPER": "benchmark-pepper-0123456789",
+        "TARGETING_DATA_DIR": str(work / "serving"),
+        "TARGETING_LOG_LEVEL": "WARNING",
+        "TARGETING_PORT": str(PORT),
+    }
+    command = shutil.which("targeting") or str(Path(sys.executable).parent / "targeting")
+    server = subprocess.Popen(
+        [command, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        for _ in range(240):
+            try:
+                if (
+                    urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1).status
+                    == 200
+                ):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            sys.exit("server did not become ready: " + server.stderr.read().decode()[-2000:])
+        s = args.seconds
+        rows = []
+        for c in (1, 8, 32):
+            noop = _load(wrk, "/v1/noop", empty, script, c, s)
+            off = _load(wrk, "/v1/score?reasons=false", single, script, c, s)
+            on = _load(wrk, "/v1/score?reasons=true", single, script, c, s)
+            rows.append((c, noop, off, on))
+        batches = _load(wrk, "/v1/score/batch?reasons=false", batch, script, 2, s)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    print(
+        f"bundle {bundle}; provider {scorer.provider}; {os.cpu_count()} CPUs; wrk -t1, {s} s runs"
+    )
+    print(
+        f"\n{'conc':>4} | {'noop rps':>9} | {'score rps':>9} {'p50 ms':>7} {'p99 ms':>7} | "
+        f"{'+reasons rps':>12} {'p50 ms':>7} {'p99 ms':>7} | score/noop"
+    )
+    for c, noop, off, on in rows:
+        ratio = off["rps"] / noop["rps"]
+        print(
+            f"{c:>4} | {noop['rps']:>9.0f} | {off['rps']:>9.0f} {off['p50']:>7.2f} "
+            f"{off['p99']:>7.2f} | {on['rps']:>12.0f} {on['p50']:>7.2f} {on['p99']:>7.2f} | "
+            f"{ratio:>9.2f}"
+        )
+    decl_rate = batches["rps"] * 1000
+    print(
+        f"\nbatch of 1,000 (reasons off, 2 connections): {decl_rate:,.0f} declarations/s; "
+        f"p50 {batches['p50']:.0f} ms"
+    )
+    print(
+        f"bare ONNX scorer, 1,000 rows: {bare:,.0f} rows/s; features + ONNX in process: "
+        f"{path:,.0f} rows/s"
+    )
+    print(f"batch / bare scorer: {decl_rate / bare:.2f}  (goal >= 0.5 and >= 20,000/s)")
+    c8 = rows[1]
+    errors = sum(r[k]["errors"] for r in rows for k in (1, 2, 3)) + batches["errors"]
+    goals = {
+        "single rps >= half the empty POST (c=8)": c8[2]["rps"] >= 0.5 * c8[1]["rps"],
+        "p99 <= 10 ms at c=8 without reasons": c8[2]["p99"] <= 10,
+        "p99 <= 25 ms at c=8 with reasons": c8[3]["p99"] <= 25,
+        "batch >= half the bare scorer": decl_rate >= 0.5 * bare,
+        "batch >= 20,000 declarations/s": decl_rate >= 20_000,
+        "no non-2xx responses": errors == 0,
+    }
+    for goal, ok in goals.items():
+        print(f"{'PASS' if ok else 'MISS'}  {goal}")
+    return 0 if all(goals.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
