@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from serving.decision_log import DecisionLog, DecisionRecord
+from serving.ids import IdGenerator
 from serving.metrics import Metrics
 from serving.model_holder import LoadedModel, ModelHolder
 from serving.reason_rows import ExplainRows, reason_rows
@@ -83,6 +83,7 @@ class DecisionEngine:
         self._rng = rng
         self.reasons_k = reasons_k
         self.explainer = explainer
+        self._ids = IdGenerator()
         self._selector: Selector | None = None
         self._selector_of = ""
 
@@ -131,7 +132,7 @@ class DecisionEngine:
                 decision = decisions[i]
                 why = reasons[i] if reasons is not None else None
                 record = DecisionRecord(
-                    decision_id=uuid.uuid4().hex,
+                    decision_id=self._ids.next(),
                     declaration_id=str(batch.declaration_id[i]),
                     decided_at=now,
                     request_id=job.request_id,

@@ -14,11 +14,11 @@ import logging
 import re
 import time
 import traceback
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.ids import IdGenerator
 from serving.metrics import Metrics
 
 logger = logging.getLogger("serving.access")
@@ -45,13 +45,14 @@ class RequestMiddleware:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self._ids = IdGenerator()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         given = _header(scope, REQUEST_ID_HEADER.encode())
-        request_id = given if given and _TOKEN.match(given) else uuid.uuid4().hex
+        request_id = given if given and _TOKEN.match(given) else self._ids.next()
         scope.setdefault("state", {})["request_id"] = request_id
         began = time.perf_counter()
         status = [500]
