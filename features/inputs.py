@@ -9,6 +9,7 @@ has a single implementation whatever the entry point.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,8 @@ ENS_TEXT = (
 )
 ENS_NUMBER = ("first_filed", "expected_arrival", "versions", "gross_mass_kg")
 ENS_FLAG = ("carrier_aeo", "pre_loading", "containerised", "present")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_SECOND = timedelta(seconds=1)
 
 
 @dataclass
@@ -165,12 +168,12 @@ def summarise_ens(
         cont = np.zeros(n, dtype=bool)
         np.logical_or.at(cont, it["row"], it["containerised"].astype(bool))
         out["containerised"] = cont
-        hs = (
-            pd.Series(it["hs6"], dtype=object)
-            .groupby(it["row"])
-            .agg(lambda s: "|".join(sorted(set(s))))
-        )
-        out["items_hs6"][hs.index.to_numpy()] = hs.to_numpy()
+        codes: dict[int, set[str]] = {}
+        for row, hs6 in zip(it["row"].tolist(), it["hs6"].tolist(), strict=True):
+            if hs6 is not None:
+                codes.setdefault(row, set()).add(hs6)
+        for row, found in codes.items():
+            out["items_hs6"][row] = "|".join(sorted(found))
     return out
 
 
@@ -255,11 +258,19 @@ def inputs_from_frames(
 
 
 def _record_time(value: Any) -> int:
-    return (
-        int(pd.Timestamp(value).tz_convert("UTC").value // 1_000_000_000)
-        if pd.Timestamp(value).tzinfo
-        else int(pd.Timestamp(value, tz="UTC").value // 1_000_000_000)
-    )
+    """Whole seconds since the epoch (floored) of a datetime or ISO 8601 text; naive
+    times are UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            value = pd.Timestamp(value)
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return (aware - EPOCH) // ONE_SECOND
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")
+    return int(stamp.value // 1_000_000_000)
 
 
 def inputs_from_records(records: list[dict[str, Any]], with_ens: bool) -> Inputs:

@@ -99,18 +99,33 @@ class DecisionRecord:
     threshold: float
     reasons: list[dict[str, Any]] | None
     features: np.ndarray
-    declaration: dict[str, Any]
+    declaration: bytes  # the declaration's JSON as the API validated it
 
     def row(self) -> tuple[Any, ...]:
-        """The record as an INSERT parameter tuple."""
-        values = {
-            **{c: getattr(self, c) for c in COLUMNS},
-            "selected": int(self.selected),
-            "reasons": None if self.reasons is None else json.dumps(self.reasons),
-            "features": np.asarray(self.features, dtype="<f8").tobytes(),
-            "declaration": json.dumps(self.declaration, sort_keys=True),
-        }
-        return tuple(values[c] for c in COLUMNS)
+        """The record as an INSERT parameter tuple, in ``COLUMNS`` order."""
+        return (
+            self.decision_id,
+            self.declaration_id,
+            self.decided_at,
+            self.request_id,
+            self.request_hash,
+            self.model_name,
+            self.model_version,
+            self.model_alias,
+            self.feature_spec_hash,
+            self.score,
+            self.expected_revenue,
+            self.risk_band,
+            self.risk_type,
+            int(self.selected),
+            self.basis,
+            self.propensity,
+            self.random_probability,
+            self.threshold,
+            None if self.reasons is None else json.dumps(self.reasons),
+            np.asarray(self.features, dtype="<f8").tobytes(),
+            self.declaration.decode(),
+        )
 
 
 def _finite(value: float) -> float | None:

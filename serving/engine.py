@@ -1,9 +1,10 @@
-"""The decision engine: what the micro-batch worker runs on each batch, in its thread.
+"""The decision engine: what the micro-batch worker runs on each batch.
 
-For a batch of score jobs: take the serving model once, score all rows together,
-turn reasons into API dicts, decide selection row by row in arrival order, commit the
-decision records of the whole batch in one transaction, and only then hand back the
-outcomes (so every answered decision is on disk). The selector belongs to the model
+For a batch of score jobs (``process``): take the serving model once, score all rows
+together, turn reasons into API dicts, decide selection row by row in arrival order.
+Then (``commit``, in a thread) append the decision records of the whole batch in one
+transaction; the batcher hands back the outcomes only after that (so every answered
+decision is on disk). The selector belongs to the model
 it was started with: a new model starts a new rolling window from its own warm-up
 threshold (a previous model's scores say nothing of the new one's scale).
 """
@@ -11,7 +12,6 @@ threshold (a previous model's scores say nothing of the new one's scale).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +36,7 @@ class ScoreJob:
     """Declarations of one request: canonical records, their stored form and hashes."""
 
     records: list[dict[str, Any]]  # as Scorer.score_records takes them
-    stored: list[dict[str, Any]]  # JSON-ready canonical declarations, for the log
+    stored: list[bytes]  # the declarations as JSON (serving.schemas.declaration_json)
     hashes: list[str]
     request_id: str
     reasons: bool
@@ -44,23 +44,16 @@ class ScoreJob:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The decision on one declaration, as answered."""
+    """The decision on one declaration: its log record, and what the answer shows."""
 
-    decision_id: str
-    declaration_id: str
-    score: float
-    expected_revenue: float
-    risk_band: str
-    risk_type: str
-    decision: Decision
-    reasons: list[dict[str, Any]] | None
-    model: dict[str, Any]
+    record: DecisionRecord
+    show_reasons: bool
+    model: dict[str, Any]  # name, version, alias
 
 
-def request_hash(stored: dict[str, Any]) -> str:
-    """sha256 of a declaration's canonical JSON (keys sorted): the request hash."""
-    text = json.dumps(stored, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+def request_hash(stored: bytes) -> str:
+    """sha256 of a declaration's stored JSON: the request hash."""
+    return hashlib.sha256(stored).hexdigest()
 
 
 class DecisionEngine:
@@ -75,7 +68,11 @@ class DecisionEngine:
         rng: np.random.Generator,
         reasons_k: int = 3,
         explainer: ExplainRows | None = None,
+        inline_rows: int = 0,
+        inline_reasons: bool = False,
     ) -> None:
+        self.inline_rows = inline_rows
+        self.inline_reasons = inline_reasons
         self.holder = holder
         self.policy = policy
         self.log = log
@@ -86,6 +83,15 @@ class DecisionEngine:
         self._ids = IdGenerator()
         self._selector: Selector | None = None
         self._selector_of = ""
+
+    def light(self, jobs: Sequence[ScoreJob]) -> bool:
+        """Whether a batch is cheap enough to run on the event loop (see batching)."""
+        rows = 0
+        for job in jobs:
+            if job.reasons and not self.inline_reasons:
+                return False
+            rows += len(job.records)
+        return rows <= self.inline_rows
 
     def selector(self, model: LoadedModel) -> Selector:
         """The selector of ``model`` (a fresh window after a model change)."""
@@ -104,7 +110,7 @@ class DecisionEngine:
         return Selector(self.policy, start, np.random.default_rng(0))
 
     def process(self, jobs: Sequence[ScoreJob]) -> list[list[Outcome]]:
-        """Outcomes per job, once the batch's decisions are committed."""
+        """Outcomes per job, not yet logged (``commit`` does that)."""
         model = self.holder.current
         scorer = model.scorer
         records = [r for job in jobs for r in job.records]
@@ -123,17 +129,20 @@ class DecisionEngine:
         decisions = selector.decide(batch.score)
         now = datetime.now(UTC).isoformat(timespec="microseconds")
         ref = model.ref.as_dict()
-        logged: list[DecisionRecord] = []
+        ids = batch.declaration_id.tolist()
+        scores = batch.score.tolist()
+        revenue = batch.expected_revenue.tolist()
+        bands = batch.band.tolist()
+        risks = batch.risk_type.tolist()
         out: list[list[Outcome]] = []
         i = 0
         for job in jobs:
             answers = []
             for stored, digest in zip(job.stored, job.hashes, strict=True):
-                decision = decisions[i]
-                why = reasons[i] if reasons is not None else None
+                d = decisions[i]
                 record = DecisionRecord(
                     decision_id=self._ids.next(),
-                    declaration_id=str(batch.declaration_id[i]),
+                    declaration_id=str(ids[i]),
                     decided_at=now,
                     request_id=job.request_id,
                     request_hash=digest,
@@ -141,41 +150,32 @@ class DecisionEngine:
                     model_version=model.ref.version,
                     model_alias=model.ref.alias,
                     feature_spec_hash=model.feature_spec_hash,
-                    score=float(batch.score[i]),
-                    expected_revenue=float(batch.expected_revenue[i]),
-                    risk_band=str(batch.band[i]),
-                    risk_type=str(batch.risk_type[i]),
-                    selected=decision.selected,
-                    basis=decision.basis,
-                    propensity=decision.propensity,
-                    random_probability=decision.random_probability,
-                    threshold=decision.threshold,
-                    reasons=why,
+                    score=scores[i],
+                    expected_revenue=revenue[i],
+                    risk_band=str(bands[i]),
+                    risk_type=str(risks[i]),
+                    selected=d.selected,
+                    basis=d.basis,
+                    propensity=d.propensity,
+                    random_probability=d.random_probability,
+                    threshold=d.threshold,
+                    reasons=reasons[i] if reasons is not None else None,
                     features=batch.features[i],
                     declaration=stored,
                 )
-                logged.append(record)
-                answers.append(
-                    Outcome(
-                        decision_id=record.decision_id,
-                        declaration_id=record.declaration_id,
-                        score=record.score,
-                        expected_revenue=record.expected_revenue,
-                        risk_band=record.risk_band,
-                        risk_type=record.risk_type,
-                        decision=decision,
-                        reasons=why if job.reasons else None,
-                        model=ref,
-                    )
-                )
+                answers.append(Outcome(record, job.reasons, ref))
                 i += 1
             out.append(answers)
-        self.log.append(logged)  # durable before any answer leaves
-        self._observe(batch.score, decisions, selector)
+        self._observe(scores, decisions, selector)
         return out
 
-    def _observe(self, scores: np.ndarray, decisions: list[Decision], selector: Selector) -> None:
-        for s in scores.tolist():
+    def commit(self, results: Sequence[list[Outcome]]) -> None:
+        """Append the decisions of a processed batch to the log, durably (blocking I/O:
+        the batcher runs it in a thread before any answer leaves)."""
+        self.log.append([o.record for outcomes in results for o in outcomes])
+
+    def _observe(self, scores: list[float], decisions: list[Decision], selector: Selector) -> None:
+        for s in scores:
             self.metrics.scores.observe(s)
         for basis in ("model", "random", "none"):
             count = sum(d.basis == basis for d in decisions)

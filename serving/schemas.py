@@ -191,12 +191,23 @@ Declaration = create_model(
 def scoring_record(declaration: BaseModel, json: bool = False) -> dict[str, Any]:
     """The canonical dict ``Scorer.score_records`` takes: no nulls, attributes as
     ``extra_cat__``/``extra_num__`` fields; ``json``: timestamps as ISO text."""
-    record = declaration.model_dump(mode="json" if json else "python", exclude_none=True)
+    return flat_record(declaration.model_dump(mode="json" if json else "python", exclude_none=True))
+
+
+def flat_record(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` (a declaration as the API takes it) with its ``attributes`` spread into
+    ``extra_cat__``/``extra_num__`` fields, as scoring reads them; changes ``record``."""
     for name, value in (record.pop("attributes", None) or {}).items():
         if value is not None:
             prefix = EXTRA_CATEGORICAL_PREFIX if isinstance(value, str) else EXTRA_NUMERIC_PREFIX
             record[prefix + name] = value
     return record
+
+
+def declaration_json(declaration: BaseModel) -> bytes:
+    """A validated declaration as compact JSON without nulls, fields in schema order:
+    what the decision log keeps and the request hash is taken over."""
+    return declaration.model_dump_json(exclude_none=True).encode()
 
 
 _ONE_REFERENCE = [

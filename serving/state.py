@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from dataclasses import dataclass, field
 
@@ -44,10 +45,21 @@ class AppState:
         """Put ``model`` in service (atomically); returns the previous one."""
         self.log.register_spec(model.feature_spec_hash, list(model.scorer.names))
         previous = self.holder.swap(model)
+        _freeze_heap()
         self.metrics.serving(
             model.ref.name, model.ref.version, model.ref.alias, model.scorer.provider
         )
         return previous
+
+
+def _freeze_heap() -> None:
+    """Exempt what is alive now (above all the model's millions of vocabulary entries)
+    from the cyclic garbage collector: a full collection would otherwise walk them all,
+    stalling requests for ~100 ms. Unfrozen first, so a replaced model's cycles, if no
+    longer referenced, are collected."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def policy_of(settings: ServingSettings) -> Policy:
@@ -81,12 +93,16 @@ async def open_state(
         np.random.default_rng(settings.selection_seed),
         settings.reasons_k,
         explainer,
+        inline_rows=settings.batch_inline_rows,
+        inline_reasons=settings.batch_inline_reasons,
     )
     batcher: MicroBatcher[ScoreJob, list[Outcome]] = MicroBatcher(
         engine.process,
         max_rows=settings.batch_max_rows,
         max_wait=settings.batch_max_wait_ms / 1000,
         on_batch=metrics.batch_rows.observe,
+        inline=engine.light,
+        commit=engine.commit,
     )
     state = AppState(settings, metrics, holder, log, controls, engine, batcher)
     state.serve(model)

@@ -3,18 +3,23 @@
 In WAL mode with ``synchronous=FULL`` a commit returns only after the write-ahead log
 is fsynced: a committed decision survives a killed process and a power cut. One
 connection per ``Database`` writes (behind a lock); reads use their own connection,
-which WAL lets run beside the writer.
+which WAL lets run beside the writer. Checkpoints (copying the log into the database
+file, with its own fsync) run in a background thread rather than inside whichever
+commit crosses SQLite's automatic threshold, so no request waits for one.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+logger = logging.getLogger("serving.storage")
 BUSY_TIMEOUT_MS = 10_000
+CHECKPOINT_SECONDS = 1.0
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -37,10 +42,28 @@ class Database:
         self.path = path
         self._writer = connect(path)
         self._reader = connect(path)
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         with self._write_lock:
             self._writer.executescript(schema)  # its own transaction (IF NOT EXISTS: idempotent)
+        self._closing = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name=f"checkpoint-{path.name}", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        """Every ``CHECKPOINT_SECONDS``, a PASSIVE checkpoint (it never blocks writers)."""
+        conn = connect(self.path)
+        try:
+            while not self._closing.wait(CHECKPOINT_SECONDS):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:  # busy or I/O: try again next time
+                    logger.warning("checkpoint of %s failed: %s", self.path.name, exc)
+        finally:
+            conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -61,6 +84,8 @@ class Database:
             yield self._reader
 
     def close(self) -> None:
+        self._closing.set()
+        self._checkpointer.join()
         with self._write_lock, self._read_lock:
             self._writer.close()
             self._reader.close()

@@ -22,6 +22,7 @@ import pandas as pd
 from features.inputs import Inputs, inputs_from_records
 from serving.explain.context import ExplainContext, build_context
 from serving.explain.reasons import explain_rows
+from serving.schemas import flat_record
 
 logger = logging.getLogger("serving.explain")
 
@@ -62,7 +63,7 @@ def record_inputs(declaration: Any, with_ens: bool) -> Inputs | None:
     if not isinstance(declaration, dict) or not declaration:
         return None
     try:
-        return inputs_from_records([declaration], with_ens=with_ens)
+        return inputs_from_records([flat_record(dict(declaration))], with_ens=with_ens)
     except Exception as exc:  # a partial or malformed stored declaration
         logger.debug("explanation: declaration unreadable (%s)", exc)
         return None

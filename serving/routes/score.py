@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
 from serving.auth import RiskEngine
@@ -14,13 +15,12 @@ from serving.deps import RequestIdDep, StateDep
 from serving.engine import Outcome, ScoreJob, request_hash
 from serving.examples import EXAMPLE_DECLARATION
 from serving.schemas import (
-    BatchItemOut,
     BatchScoreRequest,
     BatchScoreResponse,
     Declaration,
     ErrorOut,
-    ItemError,
     ScoreResponse,
+    declaration_json,
     scoring_record,
 )
 
@@ -41,7 +41,7 @@ ReasonsFlag = Annotated[
 
 
 def _job(declarations: list[Any], request_id: str, reasons: bool) -> ScoreJob:
-    stored = [scoring_record(d, json=True) for d in declarations]
+    stored = [declaration_json(d) for d in declarations]
     return ScoreJob(
         records=[scoring_record(d) for d in declarations],
         stored=stored,
@@ -53,37 +53,35 @@ def _job(declarations: list[Any], request_id: str, reasons: bool) -> ScoreJob:
 
 def _validate(
     items: list[Any], request_id: str, reasons: bool
-) -> tuple[ScoreJob | None, list[int], list[ItemError]]:
-    """The job of the valid items, their indices, and the errors of the others."""
+) -> tuple[ScoreJob | None, list[int], list[dict[str, Any]]]:
+    """The job of the valid items, their indices, and the errors of the others (as
+    ``ItemError`` dicts)."""
     valid: list[Any] = []
     index: list[int] = []
-    errors: list[ItemError] = []
+    errors: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         try:
             valid.append(_declaration.validate_python(item))
             index.append(i)
         except ValidationError as exc:
             errors.extend(
-                ItemError(index=i, loc=list(e["loc"]), msg=e["msg"], type=e["type"])
+                {"index": i, "loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
                 for e in exc.errors(include_url=False, include_input=False, include_context=False)
             )
     return (_job(valid, request_id, reasons) if valid else None), index, errors
 
 
 def _response(o: Outcome) -> dict[str, Any]:
+    r = o.record
     return {
-        "decision_id": o.decision_id,
-        "declaration_id": o.declaration_id,
-        "score": o.score,
-        "expected_revenue": o.expected_revenue,
-        "risk_band": o.risk_band,
-        "risk_type": o.risk_type,
-        "decision": {
-            "selected": o.decision.selected,
-            "basis": o.decision.basis,
-            "propensity": o.decision.propensity,
-        },
-        "reasons": o.reasons,
+        "decision_id": r.decision_id,
+        "declaration_id": r.declaration_id,
+        "score": r.score,
+        "expected_revenue": r.expected_revenue,
+        "risk_band": r.risk_band,
+        "risk_type": r.risk_type,
+        "decision": {"selected": r.selected, "basis": r.basis, "propensity": r.propensity},
+        "reasons": r.reasons if o.show_reasons else None,
         "model": o.model,
     }
 
@@ -110,12 +108,12 @@ async def score(
     request_id: RequestIdDep,
     _role: RiskEngine,
     reasons: ReasonsFlag = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Score, decide (model threshold or random arm) and log the decision durably before
     answering."""
     want = state.settings.reasons if reasons is None else reasons
     outcomes = await state.batcher.submit(_job([declaration], request_id, want), rows=1)
-    return _response(outcomes[0])
+    return JSONResponse(_response(outcomes[0]))  # built by the engine: no re-validation
 
 
 @router.post(
@@ -130,7 +128,7 @@ async def score_batch(
     request_id: RequestIdDep,
     _role: RiskEngine,
     reasons: ReasonsFlag = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Each declaration is validated on its own: errors carry its index and field path;
     the valid ones are scored together and their decisions logged in one transaction."""
     limit = state.settings.max_batch_declarations
@@ -150,13 +148,11 @@ async def score_batch(
     else:
         job, index, errors = _validate(body.declarations, request_id, want)
     if errors:
-        state.metrics.invalid.inc(len({e.index for e in errors}))
-    results: list[BatchItemOut] = []
+        state.metrics.invalid.inc(len({e["index"] for e in errors}))
+    results: list[dict[str, Any]] = []
     model = None
     if job is not None:
         outcomes = await state.batcher.submit(job, rows=len(index))
-        results = [
-            BatchItemOut(index=i, **_response(o)) for i, o in zip(index, outcomes, strict=True)
-        ]
+        results = [{"index": i, **_response(o)} for i, o in zip(index, outcomes, strict=True)]
         model = outcomes[0].model
-    return {"results": results, "errors": errors, "model": model}
+    return JSONResponse({"results": results, "errors": errors, "model": model})
