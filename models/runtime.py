@@ -58,9 +58,15 @@ def _stop(tasks: queue.SimpleQueue, count: int) -> None:
         tasks.put(None)
 
 
-def session_options(intra_op_threads: int | None = None) -> ort.SessionOptions:
-    """Options measured in benchmarks/onnx_scorer.py: full graph optimisation, sequential."""
+def session_options(
+    intra_op_threads: int | None = None, spinning: bool = True
+) -> ort.SessionOptions:
+    """Options measured in benchmarks/onnx_scorer.py: full graph optimisation, sequential.
+    ``spinning=False``: idle pool threads sleep instead of spinning, leaving the cores to
+    the rest of a server (its event loop, its log writer) between small runs."""
     options = ort.SessionOptions()
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = intra_op_threads or 0  # 0: one per physical core
@@ -104,6 +110,7 @@ class OnnxScorer:
         require_gpu: bool = False,
         intra_op_threads: int | None = None,
         split_small_batches: bool = True,
+        spinning: bool = True,
     ) -> None:
         if device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, not {device!r}")
@@ -111,7 +118,7 @@ class OnnxScorer:
             raise ValueError("require_gpu=True contradicts device='cpu'")
         self.path = Path(path)
         model = self.path.read_bytes()
-        options = session_options(intra_op_threads)
+        options = session_options(intra_op_threads, spinning)
         session = None if device == "cpu" else _cuda_session(model, options)
         if session is None and device != "cpu":
             reason = (

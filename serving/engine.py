@@ -69,10 +69,8 @@ class DecisionEngine:
         reasons_k: int = 3,
         explainer: ExplainRows | None = None,
         inline_rows: int = 0,
-        inline_reasons: bool = False,
     ) -> None:
         self.inline_rows = inline_rows
-        self.inline_reasons = inline_reasons
         self.holder = holder
         self.policy = policy
         self.log = log
@@ -85,13 +83,8 @@ class DecisionEngine:
         self._selector_of = ""
 
     def light(self, jobs: Sequence[ScoreJob]) -> bool:
-        """Whether a batch is cheap enough to run on the event loop (see batching)."""
-        rows = 0
-        for job in jobs:
-            if job.reasons and not self.inline_reasons:
-                return False
-            rows += len(job.records)
-        return rows <= self.inline_rows
+        """Whether a batch is small enough to run on the event loop (see batching)."""
+        return sum(len(job.records) for job in jobs) <= self.inline_rows
 
     def selector(self, model: LoadedModel) -> Selector:
         """The selector of ``model`` (a fresh window after a model change)."""

@@ -70,6 +70,7 @@ def load_model(uri: str, settings: ServingSettings) -> LoadedModel:
             device=settings.device,
             require_gpu=settings.require_gpu,
             threads=settings.onnx_threads,
+            spinning=False,  # a server's other threads need the cores between runs
         )
         smoke_test(scorer)
         warmup_threshold(scorer.manifest, settings.model_rate)

@@ -7,7 +7,10 @@ TreeSHAP contributions grouped into reason codes.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,44 @@ from models.reasons import Reason, top_reasons
 from models.runtime import OnnxScorer
 
 logger = logging.getLogger("serving.scoring")
-SINGLE_THREAD_SHAP_ROWS = 256  # TreeSHAP batches up to this size run on one thread
+SINGLE_THREAD_SHAP_ROWS = 256  # up to this size, TreeSHAP runs on LightGBM threads of one
+
+
+class TreeShap:
+    """TreeSHAP contributions of a booster (``pred_contrib``), without the bias column.
+
+    LightGBM's OpenMP pool costs milliseconds to wake on busy cores, more than a few
+    rows' work; so batches up to ``SINGLE_THREAD_SHAP_ROWS`` are split over the cores
+    with Python threads, each predicting on one LightGBM thread (the call releases the
+    GIL). Rows are independent: the split changes nothing but the time.
+    """
+
+    def __init__(self, booster: lgb.Booster, threads: int | None = None) -> None:
+        self.booster = booster
+        self.threads = threads or os.cpu_count() or 1
+        self._pool = (
+            ThreadPoolExecutor(self.threads - 1, thread_name_prefix="treeshap")
+            if self.threads > 1
+            else None
+        )
+
+    def _one_thread(self, x: np.ndarray) -> np.ndarray:
+        return self.booster.predict(x, pred_contrib=True, num_threads=1)[:, :-1]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        if n > SINGLE_THREAD_SHAP_ROWS:
+            return self.booster.predict(x, pred_contrib=True)[:, :-1]
+        parts = min(self.threads, n)
+        if parts < 2 or self._pool is None:
+            return self._one_thread(x)
+        bounds = np.linspace(0, n, parts + 1).round().astype(int).tolist()
+        others = [
+            self._pool.submit(self._one_thread, x[lo:hi])
+            for lo, hi in itertools.pairwise(bounds[1:])
+        ]
+        first = self._one_thread(x[: bounds[1]])
+        return np.vstack([first, *(f.result() for f in others)])
 
 
 @dataclass
@@ -62,8 +102,10 @@ class Scorer:
         device: str = "auto",
         require_gpu: bool = False,
         threads: int | None = None,
+        spinning: bool = True,
     ) -> None:
         self.info = info
+        self.spinning = spinning
         self.manifest = info.manifest
         try:
             self.pipeline = FeaturePipeline.load(info.path(FEATURES_DIR), blocks=all_blocks())
@@ -77,6 +119,7 @@ class Scorer:
         self.encoder = CategoryEncoder.from_state(load_state(info.path(ENCODER_DIR)))
         self.onnx = self._session(device, require_gpu, threads)
         self.booster = lgb.Booster(model_file=str(info.path(TREES_TEXT)))
+        self.treeshap = TreeShap(self.booster)
         self.names = list(self.pipeline.spec_.names)
         self.bands = self.manifest["bands"]
         self.risk_types = list(self.manifest["risk_types"])
@@ -86,13 +129,21 @@ class Scorer:
         if device != "cpu":
             try:
                 return OnnxScorer(
-                    self.info.path(SCORER_GPU), device="cuda", intra_op_threads=threads
+                    self.info.path(SCORER_GPU),
+                    device="cuda",
+                    intra_op_threads=threads,
+                    spinning=self.spinning,
                 )
             except RuntimeError as exc:
                 if require_gpu or device == "cuda":
                     raise
                 logger.warning("CUDA not in use, scoring on CPU: %s", str(exc).split(";")[0])
-        return OnnxScorer(self.info.path(SCORER_CPU), device="cpu", intra_op_threads=threads)
+        return OnnxScorer(
+            self.info.path(SCORER_CPU),
+            device="cpu",
+            intra_op_threads=threads,
+            spinning=self.spinning,
+        )
 
     @classmethod
     def from_bundle(cls, directory: Path, **kwargs: Any) -> Scorer:
@@ -129,10 +180,7 @@ class Scorer:
         score = out["score"].astype(np.float64)
         why = None
         if reasons:
-            # LightGBM wakes its OpenMP pool on every predict: ~8 ms on 2 busy cores even
-            # for one row, where one thread takes 0.04 ms (0.7 ms for 256 rows).
-            threads = {"num_threads": 1} if len(x) <= SINGLE_THREAD_SHAP_ROWS else {}
-            contrib = self.booster.predict(x, pred_contrib=True, **threads)[:, :-1]
+            contrib = self.treeshap(x)
             why = top_reasons(contrib, self.names)
         else:
             contrib = None

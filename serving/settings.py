@@ -48,10 +48,9 @@ class ServingSettings(BaseSettings):
     # 0: no lingering; a batch is whatever queued while the previous one ran (no added
     # latency when idle, natural batching under load). >0 waits that long for company.
     batch_max_wait_ms: float = Field(0.0, ge=0, le=1_000)
-    # Micro-batches of at most this many rows run on the event loop, not in a thread
-    # (0: always in a thread); with reasons too when batch_inline_reasons.
+    # Micro-batches of at most this many rows run on the event loop, larger ones in a
+    # thread (0: always in a thread). Measured: inline is faster for small batches.
     batch_inline_rows: int = Field(64, ge=0, le=100_000)
-    batch_inline_reasons: bool = False
     max_batch_declarations: int = Field(10_000, ge=1, le=10_000)
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     reasons: bool = True

@@ -94,7 +94,6 @@ async def open_state(
         settings.reasons_k,
         explainer,
         inline_rows=settings.batch_inline_rows,
-        inline_reasons=settings.batch_inline_reasons,
     )
     batcher: MicroBatcher[ScoreJob, list[Outcome]] = MicroBatcher(
         engine.process,

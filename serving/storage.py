@@ -38,8 +38,11 @@ def connect(path: Path) -> sqlite3.Connection:
 class Database:
     """A SQLite file with one writer connection and one reader connection."""
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(
+        self, path: Path, schema: str, checkpoint_seconds: float = CHECKPOINT_SECONDS
+    ) -> None:
         self.path = path
+        self.checkpoint_seconds = checkpoint_seconds
         self._writer = connect(path)
         self._reader = connect(path)
         self._writer.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
@@ -54,10 +57,10 @@ class Database:
         self._checkpointer.start()
 
     def _checkpoint_loop(self) -> None:
-        """Every ``CHECKPOINT_SECONDS``, a PASSIVE checkpoint (it never blocks writers)."""
+        """Every ``checkpoint_seconds``, a PASSIVE checkpoint (it never blocks writers)."""
         conn = connect(self.path)
         try:
-            while not self._closing.wait(CHECKPOINT_SECONDS):
+            while not self._closing.wait(self.checkpoint_seconds):
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error as exc:  # busy or I/O: try again next time

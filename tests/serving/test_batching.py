@@ -93,3 +93,84 @@ def test_work_runs_off_the_event_loop_thread_and_stop_drains() -> None:
     results, loop_thread = _run(main())
     assert results == list(range(10))
     assert loop_thread not in threads
+
+
+def test_light_batches_run_on_the_loop_and_heavy_ones_in_a_thread() -> None:
+    threads: dict[str, set[int]] = {"light": set(), "heavy": set()}
+
+    def process(jobs):
+        kind = "heavy" if "heavy" in jobs else "light"
+        threads[kind].add(threading.get_ident())
+        return jobs
+
+    async def main():
+        b = MicroBatcher(process, max_rows=1, inline=lambda jobs: "heavy" not in jobs)
+        b.start()
+        out = [await b.submit("light"), await b.submit("heavy")]
+        await b.stop()
+        return out, threading.get_ident()
+
+    out, loop_thread = _run(main())
+    assert out == ["light", "heavy"]
+    assert threads["light"] == {loop_thread}
+    assert loop_thread not in threads["heavy"]
+
+
+def test_answers_wait_for_their_commit_and_the_next_batch_does_not() -> None:
+    """A job is answered only after its batch's commit; meanwhile the next batch runs."""
+    committed: list[int] = []
+    processed: list[int] = []
+    release = threading.Event()
+
+    def process(jobs):
+        processed.extend(jobs)
+        return jobs
+
+    def commit(results):
+        if 0 in results:
+            assert release.wait(5)
+        committed.extend(results)
+
+    async def main():
+        b = MicroBatcher(process, max_rows=1, commit=commit, inline=lambda jobs: True)
+        b.start()
+        first = asyncio.ensure_future(b.submit(0))
+        second = asyncio.ensure_future(b.submit(1))
+        for _ in range(200):
+            if processed == [0, 1]:
+                break
+            await asyncio.sleep(0.005)
+        state = (list(processed), list(committed), first.done())
+        release.set()
+        await asyncio.gather(first, second)
+        await b.stop()
+        return state, first.result(), second.result()
+
+    (processed_then, committed_then, first_done), a, b = _run(main())
+    assert processed_then == [0, 1]  # the second batch ran while the first was committing
+    assert 0 not in committed_then
+    assert not first_done
+    assert (a, b) == (0, 1)
+    assert sorted(committed) == [0, 1]
+
+
+def test_a_failed_commit_fails_its_jobs_and_stop_waits_for_commits() -> None:
+    committed: list[str] = []
+
+    def commit(results):
+        if "doomed" in results:
+            raise OSError("disk full")
+        committed.extend(results)
+
+    async def main():
+        b = MicroBatcher(lambda jobs: list(jobs), max_rows=1, commit=commit)
+        b.start()
+        pending = [asyncio.ensure_future(b.submit(x)) for x in ("a", "doomed", "c")]
+        await asyncio.sleep(0)
+        await b.stop()
+        return [p.exception() or p.result() for p in pending]
+
+    a, doomed, c = _run(main())
+    assert (a, c) == ("a", "c")
+    assert isinstance(doomed, OSError)
+    assert committed == ["a", "c"]

@@ -142,3 +142,15 @@ def test_explanation_page_is_503_without_the_renderer(client, answers, monkeypat
     )
     assert r.status_code == 503
     assert "render_explanation" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 7, 40])
+def test_treeshap_split_over_threads_equals_one_call(scorer, records, rows) -> None:
+    from serving.scoring import TreeShap
+
+    batch = scorer.score_records(records[:rows], reasons=False)
+    x = batch.features
+    whole = scorer.booster.predict(x, pred_contrib=True, num_threads=1)[:, :-1]
+    split = TreeShap(scorer.booster, threads=3)(x)
+    assert split.shape == whole.shape
+    np.testing.assert_array_equal(split, whole)
