@@ -4,9 +4,9 @@ For a batch of score jobs (``process``): take the serving model once, score all 
 together, turn reasons into API dicts, decide selection row by row in arrival order.
 Then (``commit``, in a thread) append the decision records of the whole batch in one
 transaction; the batcher hands back the outcomes only after that (so every answered
-decision is on disk). The selector belongs to the model
-it was started with: a new model starts a new rolling window from its own warm-up
-threshold (a previous model's scores say nothing of the new one's scale).
+decision is on disk). The selector belongs to the model it was started with: a new
+model starts a new rolling window from its own warm-up threshold (a previous model's
+scores say nothing of the new one's scale).
 """
 
 from __future__ import annotations

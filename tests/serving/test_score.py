@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import sqlite3
 import sys
 
@@ -122,6 +124,24 @@ def test_every_answer_is_in_the_decision_log(client, answers, settings) -> None:
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     assert {a["decision_id"] for a in answers} <= logged
     assert mode == "wal"
+
+
+def test_request_hash_is_the_sha256_of_the_logged_declaration(
+    client, answers, records, settings
+) -> None:
+    with sqlite3.connect(settings.decision_db) as conn:
+        rows = conn.execute(
+            "SELECT request_hash, declaration, declaration_id FROM decisions"
+        ).fetchall()
+    assert rows
+    sent = {r["declaration_id"]: r for r in records}
+    for digest, declaration, declaration_id in rows:
+        assert hashlib.sha256(declaration.encode()).hexdigest() == digest
+        stored = json.loads(declaration)
+        assert stored["declaration_id"] == declaration_id
+        if declaration_id in sent:  # the log keeps the request's fields (nulls dropped)
+            expected = {k: v for k, v in sent[declaration_id].items() if v is not None}
+            assert set(stored) == set(expected)
 
 
 def test_explanation_page_is_rendered(client, answers) -> None:
