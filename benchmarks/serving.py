@@ -13,7 +13,7 @@ Goals (issue 5, 2-core machine): single requests/s >= half the empty-POST rate; 
 10 ms at concurrency 8 without reasons, <= 25 ms with; batches of 1,000 >= half the bare
 scorer's rows/s and >= 20,000 declarations/s without reasons.
 
-    python -m benchmarks.serving [--bundle DIR --world DIR] [--seconds 8]
+    python -m benchmarks.serving [--bundle DIR --world DIR] [--seconds 8] [--repeats 3]
 
 Needs wrk (Debian: apt-get install wrk; installed on demand when run as root).
 """
@@ -88,6 +88,13 @@ def _parse(output: str) -> dict[str, float]:
     return {"rps": rps, "p50": p50, "p99": p99, "errors": float(errors.group(1)) if errors else 0}
 
 
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Per figure, the median over repeated runs (errors: the total)."""
+    out = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
+    out["errors"] = sum(r["errors"] for r in runs)
+    return out
+
+
 def _load(wrk: str, path: str, bodies: Path, script: Path, concurrency: int, seconds: int) -> dict:
     out = subprocess.run(
         [
@@ -123,6 +130,9 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--per-day", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs of each load, interleaved; medians reported"
+    )
     args = parser.parse_args()
     wrk = _wrk()
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
@@ -197,17 +207,29 @@ def main() -> int:
         s = args.seconds
         rows = []
         for c in (1, 8, 32):
-            noop = _load(wrk, "/v1/noop", empty, script, c, s)
-            off = _load(wrk, "/v1/score?reasons=false", single, script, c, s)
-            on = _load(wrk, "/v1/score?reasons=true", single, script, c, s)
+            runs = [
+                (
+                    _load(wrk, "/v1/noop", empty, script, c, s),
+                    _load(wrk, "/v1/score?reasons=false", single, script, c, s),
+                    _load(wrk, "/v1/score?reasons=true", single, script, c, s),
+                )
+                for _ in range(args.repeats)
+            ]
+            noop, off, on = (_median([r[k] for r in runs]) for k in range(3))
             rows.append((c, noop, off, on))
-        batches = _load(wrk, "/v1/score/batch?reasons=false", batch, script, 2, s)
+        batches = _median(
+            [
+                _load(wrk, "/v1/score/batch?reasons=false", batch, script, 2, s)
+                for _ in range(args.repeats)
+            ]
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
 
     print(
-        f"bundle {bundle}; provider {scorer.provider}; {os.cpu_count()} CPUs; wrk -t1, {s} s runs"
+        f"bundle {bundle}; provider {scorer.provider}; {os.cpu_count()} CPUs; wrk -t1, {s} s"
+        f" runs; medians of {args.repeats}"
     )
     print(
         f"\n{'conc':>4} | {'noop rps':>9} | {'score rps':>9} {'p50 ms':>7} {'p99 ms':>7} | "
