@@ -178,11 +178,18 @@ class MicroBatcher(Generic[P, R]):
         if self._committer is None:
             _resolve(jobs, results)
             return
-        while len(self._pending) >= self.max_pending_commits:
-            await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
+        await self._room_for_commit()
         task = asyncio.get_running_loop().create_task(self._finish(jobs, results))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    async def _room_for_commit(self) -> None:
+        """Wait while ``max_pending_commits`` commits are still running."""
+        while True:
+            live = [t for t in self._pending if not t.done()]
+            if len(live) < self.max_pending_commits:
+                return
+            await asyncio.wait(live, return_when=asyncio.FIRST_COMPLETED)
 
     async def _finish(self, jobs: list[_Job[P, R]], results: Sequence[R]) -> None:
         """Commit a processed batch in the commit thread, then answer its jobs."""
