@@ -174,3 +174,34 @@ def test_a_failed_commit_fails_its_jobs_and_stop_waits_for_commits() -> None:
     assert (a, c) == ("a", "c")
     assert isinstance(doomed, OSError)
     assert committed == ["a", "c"]
+
+
+def test_the_worker_stays_at_most_max_pending_commits_ahead() -> None:
+    processed: list[int] = []
+    release = threading.Event()
+
+    def process(jobs):
+        processed.extend(jobs)
+        return jobs
+
+    def commit(results):
+        if 0 in results:
+            assert release.wait(5)
+
+    async def main():
+        b = MicroBatcher(
+            process, max_rows=1, commit=commit, inline=lambda jobs: True, max_pending_commits=1
+        )
+        b.start()
+        pending = [asyncio.ensure_future(b.submit(i)) for i in range(3)]
+        for _ in range(40):
+            await asyncio.sleep(0.005)
+        held = list(processed)
+        release.set()
+        out = await asyncio.gather(*pending)
+        await b.stop()
+        return held, out
+
+    held, out = _run(main())
+    assert held == [0, 1]  # batch 1 scored, waiting for room; batch 2 not yet taken
+    assert out == [0, 1, 2]
