@@ -8,6 +8,7 @@ what pushed the score up.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -87,19 +88,28 @@ def reason_for(feature: str) -> Reason:
     return OTHER
 
 
-def top_reasons(
-    contributions: np.ndarray, names: list[str] | tuple[str, ...], k: int = 3
-) -> list[list[tuple[Reason, float, str]]]:
-    """Per row, the k reasons with the largest positive summed contribution, each with its
-    strongest feature. ``contributions`` is (n, F) without the bias column."""
+@functools.lru_cache(maxsize=8)
+def _grouping(names: tuple[str, ...]) -> tuple[list[str], np.ndarray, dict[str, Reason]]:
+    """Reason codes (sorted), the feature x code membership matrix and the code's Reason,
+    for a feature list (cached: matching every name against the patterns is slow and the
+    list is the model's, fixed)."""
     reasons = [reason_for(n) for n in names]
     codes = sorted({r.code for r in reasons})
     index = {c: i for i, c in enumerate(codes)}
     member = np.zeros((len(names), len(codes)))
     for j, r in enumerate(reasons):
         member[j, index[r.code]] = 1.0
+    member.setflags(write=False)
+    return codes, member, {r.code: r for r in reasons}
+
+
+def top_reasons(
+    contributions: np.ndarray, names: list[str] | tuple[str, ...], k: int = 3
+) -> list[list[tuple[Reason, float, str]]]:
+    """Per row, the k reasons with the largest positive summed contribution, each with its
+    strongest feature. ``contributions`` is (n, F) without the bias column."""
+    codes, member, by_code = _grouping(tuple(names))
     by_reason = contributions @ member
-    by_code = {r.code: r for r in reasons}
     out = []
     for i in range(len(contributions)):
         order = np.argsort(-by_reason[i])[:k]
