@@ -88,19 +88,32 @@ def reason_for(feature: str) -> Reason:
     return OTHER
 
 
-@functools.lru_cache(maxsize=8)
-def _grouping(names: tuple[str, ...]) -> tuple[list[str], np.ndarray, dict[str, Reason]]:
-    """Reason codes (sorted), the feature x code membership matrix and the code's Reason,
-    for a feature list (cached: matching every name against the patterns is slow and the
-    list is the model's, fixed)."""
-    reasons = [reason_for(n) for n in names]
-    codes = sorted({r.code for r in reasons})
-    index = {c: i for i, c in enumerate(codes)}
+@dataclass(frozen=True)
+class Grouping:
+    """Reason codes of a feature layout: membership matrix and the column lists."""
+
+    reasons: tuple[Reason, ...]  # one per code, codes sorted
+    member: np.ndarray  # (F, G) 0/1
+    columns: tuple[np.ndarray, ...]  # feature columns of each code
+
+    @property
+    def codes(self) -> list[str]:
+        return [r.code for r in self.reasons]
+
+
+@functools.lru_cache(maxsize=16)
+def grouping(names: tuple[str, ...]) -> Grouping:
+    """The reason groups of a feature layout (cached per layout: matching every name
+    against the patterns is slow, and a model's layout is fixed)."""
+    per_feature = [reason_for(n) for n in names]
+    by_code = {r.code: r for r in per_feature}
+    codes = sorted(by_code)
+    index = {c: g for g, c in enumerate(codes)}
     member = np.zeros((len(names), len(codes)))
-    for j, r in enumerate(reasons):
+    for j, r in enumerate(per_feature):
         member[j, index[r.code]] = 1.0
-    member.setflags(write=False)
-    return codes, member, {r.code: r for r in reasons}
+    columns = tuple(np.flatnonzero(member[:, g]) for g in range(len(codes)))
+    return Grouping(tuple(by_code[c] for c in codes), member, columns)
 
 
 def top_reasons(
@@ -108,8 +121,8 @@ def top_reasons(
 ) -> list[list[tuple[Reason, float, str]]]:
     """Per row, the k reasons with the largest positive summed contribution, each with its
     strongest feature. ``contributions`` is (n, F) without the bias column."""
-    codes, member, by_code = _grouping(tuple(names))
-    by_reason = contributions @ member
+    groups = grouping(tuple(names))
+    by_reason = contributions @ groups.member
     out = []
     for i in range(len(contributions)):
         order = np.argsort(-by_reason[i])[:k]
@@ -117,8 +130,8 @@ def top_reasons(
         for c in order:
             if by_reason[i, c] <= 0:
                 break
-            cols = np.flatnonzero(member[:, c])
+            cols = groups.columns[c]
             best = cols[np.argmax(contributions[i, cols])]
-            row.append((by_code[codes[c]], float(by_reason[i, c]), names[best]))
+            row.append((groups.reasons[c], float(by_reason[i, c]), names[best]))
         out.append(row)
     return out

@@ -10,42 +10,13 @@ generic text of ``models.reasons``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from models.reasons import Reason, reason_for
+from models.reasons import Grouping, Reason, grouping
 from serving.explain.context import ExplainContext, build_context
 from serving.explain.texts import describe
-
-
-@dataclass(frozen=True)
-class Grouping:
-    """Reason codes of a feature layout: membership matrix and the column lists."""
-
-    reasons: tuple[Reason, ...]  # one per code, codes sorted
-    member: np.ndarray  # (F, G) 0/1
-    columns: tuple[np.ndarray, ...]  # feature columns of each code
-
-    @property
-    def codes(self) -> list[str]:
-        return [r.code for r in self.reasons]
-
-
-@lru_cache(maxsize=16)
-def grouping(names: tuple[str, ...]) -> Grouping:
-    """The reason groups of a feature layout (cached per layout)."""
-    per_feature = [reason_for(n) for n in names]
-    by_code = {r.code: r for r in per_feature}
-    codes = sorted(by_code)
-    index = {c: g for g, c in enumerate(codes)}
-    member = np.zeros((len(names), len(codes)))
-    for j, r in enumerate(per_feature):
-        member[j, index[r.code]] = 1.0
-    columns = tuple(np.flatnonzero(member[:, g]) for g in range(len(codes)))
-    return Grouping(tuple(by_code[c] for c in codes), member, columns)
 
 
 def group_contributions(

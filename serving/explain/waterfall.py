@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.reasons import grouping
 from serving.explain import fmt
 from serving.explain.markup import clip, tag, text, title, void
-from serving.explain.reasons import grouping
 
 SHORT_LABEL = {
     "VAL-UNIT": "Unit value",
