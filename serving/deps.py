@@ -11,16 +11,12 @@ from serving.model_holder import LoadedModel
 from serving.state import AppState
 
 
-def state_of(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     """The state the lifespan built (503 before start-up completed or after shutdown)."""
     state = getattr(request.app.state, "serving", None)
     if state is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the service is not started")
     return state
-
-
-async def get_state(request: Request) -> AppState:
-    return state_of(request)
 
 
 async def get_model(state: Annotated[AppState, Depends(get_state)]) -> LoadedModel:

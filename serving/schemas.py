@@ -188,10 +188,10 @@ Declaration = create_model(
 )
 
 
-def scoring_record(declaration: BaseModel, json: bool = False) -> dict[str, Any]:
+def scoring_record(declaration: BaseModel) -> dict[str, Any]:
     """The canonical dict ``Scorer.score_records`` takes: no nulls, attributes as
-    ``extra_cat__``/``extra_num__`` fields; ``json``: timestamps as ISO text."""
-    return flat_record(declaration.model_dump(mode="json" if json else "python", exclude_none=True))
+    ``extra_cat__``/``extra_num__`` fields."""
+    return flat_record(declaration.model_dump(exclude_none=True))
 
 
 def flat_record(record: dict[str, Any]) -> dict[str, Any]:

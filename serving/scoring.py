@@ -105,7 +105,6 @@ class Scorer:
         spinning: bool = True,
     ) -> None:
         self.info = info
-        self.spinning = spinning
         self.manifest = info.manifest
         try:
             self.pipeline = FeaturePipeline.load(info.path(FEATURES_DIR), blocks=all_blocks())
@@ -117,14 +116,16 @@ class Scorer:
                 f" differs from the bundle's {self.manifest.get('feature_spec_hash')}"
             )
         self.encoder = CategoryEncoder.from_state(load_state(info.path(ENCODER_DIR)))
-        self.onnx = self._session(device, require_gpu, threads)
+        self.onnx = self._session(device, require_gpu, threads, spinning)
         self.booster = lgb.Booster(model_file=str(info.path(TREES_TEXT)))
         self.treeshap = TreeShap(self.booster)
         self.names = list(self.pipeline.spec_.names)
         self.bands = self.manifest["bands"]
         self.risk_types = list(self.manifest["risk_types"])
 
-    def _session(self, device: str, require_gpu: bool, threads: int | None) -> OnnxScorer:
+    def _session(
+        self, device: str, require_gpu: bool, threads: int | None, spinning: bool
+    ) -> OnnxScorer:
         """The GPU graph (pure tensor ops) on CUDA, else the CPU graph (tree operators)."""
         if device != "cpu":
             try:
@@ -132,7 +133,7 @@ class Scorer:
                     self.info.path(SCORER_GPU),
                     device="cuda",
                     intra_op_threads=threads,
-                    spinning=self.spinning,
+                    spinning=spinning,
                 )
             except RuntimeError as exc:
                 if require_gpu or device == "cuda":
@@ -142,7 +143,7 @@ class Scorer:
             self.info.path(SCORER_CPU),
             device="cpu",
             intra_op_threads=threads,
-            spinning=self.spinning,
+            spinning=spinning,
         )
 
     @classmethod
