@@ -23,9 +23,9 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from models.onnx_graphs import DOUBLE, FLOAT, GraphBuilder, make_model, tensor_input
+from models.onnx_graphs import DOUBLE, FLOAT, GraphBuilder
 from models.tree_dump import Forest, forest_from_booster
-from models.tree_tensors import Tables, augment_features, signed_tables
+from models.tree_tensors import Tables, augment_features, signed_tables, trees_model
 
 CONVERTER_OPSET = 15  # the highest ai.onnx opset onnxmltools 1.16 converts to
 
@@ -169,12 +169,4 @@ def convert_booster(booster: object, n_features: int) -> onnx.ModelProto:
     """Model "features" float32 [N, F] -> "p_trees", "margin" float32 [N] (ai.onnx.ml trees)."""
     b = GraphBuilder("trees")
     p, margin = ensemble_graph(b, "features", booster, n_features)
-    b.op("Identity", p, out="p_trees")
-    b.op("Identity", margin, out="margin")
-    return make_model(
-        b.nodes,
-        b.initializers,
-        [tensor_input("features", FLOAT, n_features)],
-        [tensor_input("p_trees", FLOAT), tensor_input("margin", FLOAT)],
-        "trees_cpu",
-    )
+    return trees_model(b, p, margin, n_features, "trees_cpu")

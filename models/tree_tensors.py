@@ -172,6 +172,14 @@ def compile_booster(
         )
     b = GraphBuilder("trees")
     p, margin = forest_graph(b, "features", forest, accumulate)
+    return trees_model(b, p, margin, n_features, "trees_gpu")
+
+
+def trees_model(
+    b: GraphBuilder, p: str, margin: str, n_features: int, name: str
+) -> onnx.ModelProto:
+    """The tree graph built in ``b`` as a model: "features" float32 [N, F] -> "p_trees",
+    "margin" float32 [N] (the contract of both tree graphs, CPU and GPU)."""
     b.op("Identity", p, out="p_trees")
     b.op("Identity", margin, out="margin")
     return make_model(
@@ -179,5 +187,5 @@ def compile_booster(
         b.initializers,
         [tensor_input("features", FLOAT, n_features)],
         [tensor_input("p_trees", FLOAT), tensor_input("margin", FLOAT)],
-        "trees_gpu",
+        name,
     )
