@@ -19,6 +19,7 @@ class Vocabulary:
         self._values: list[str] = []
         self._index = pd.Index([], dtype=object)
         self._dict: dict[str, int] = {}
+        self._indexed = False
         if values is not None:
             self.add(np.asarray(values, dtype=object))
 
@@ -38,10 +39,20 @@ class Vocabulary:
             self._values.append(v)
         if new:
             self._index = pd.Index(self._values, dtype=object)
+            self._indexed = False
+
+    @property
+    def indexed(self) -> bool:
+        """Whether a batch lookup ran since the last addition: pandas builds the index's
+        hash table on first use (about 0.1 s per million values), so a server runs one
+        before its first request."""
+        return self._indexed or not self._values
 
     def codes(self, values: np.ndarray) -> np.ndarray:
         """Code of each value; -1 for unseen or null."""
         if len(values) <= SMALL_BATCH:
             get = self._dict.get
             return np.fromiter((get(v, -1) for v in values), dtype=np.int64, count=len(values))
-        return self._index.get_indexer(pd.Index(values, dtype=object)).astype(np.int64)
+        found = self._index.get_indexer(pd.Index(values, dtype=object)).astype(np.int64)
+        self._indexed = True
+        return found

@@ -2,9 +2,10 @@
 
 ``load_model`` resolves the URI, reads the bundle (checksums), builds the scorer
 (feature spec hash, execution provider) and runs the smoke test; any failure is a
-``ModelLoadError`` naming the cause, and nothing changes. ``ModelHolder.current`` is
-one attribute read: a micro-batch takes the model once and finishes on it, so a swap
-never interrupts a request; the old scorer is freed when its last batch ends.
+``ModelLoadError`` naming the cause, and nothing changes; then it is warmed up
+(``serving.warmup``). ``ModelHolder.current`` is one attribute read: a micro-batch
+takes the model once and finishes on it, so a swap never interrupts a request; the
+old scorer is freed when its last batch ends.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from serving.registry import resolve
 from serving.scoring import Scorer
 from serving.selection import warmup_threshold
 from serving.settings import ServingSettings
+from serving.warmup import warm_up
 
 logger = logging.getLogger("serving.model")
 
@@ -73,6 +75,7 @@ def load_model(uri: str, settings: ServingSettings) -> LoadedModel:
             spinning=False,  # a server's other threads need the cores between runs
         )
         smoke_test(scorer)
+        warm_up(scorer, settings.warmup_rows)
         warmup_threshold(scorer.manifest, settings.model_rate)
     except BundleError as exc:
         raise ModelLoadError(f"model {uri} refused: {exc}") from exc

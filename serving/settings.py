@@ -51,6 +51,9 @@ class ServingSettings(BaseSettings):
     # Micro-batches of at most this many rows run on the event loop, larger ones in a
     # thread (0: always in a thread). Measured: inline is faster for small batches.
     batch_inline_rows: int = Field(64, ge=0, le=100_000)
+    # Rows scored when a model loads, before it serves: builds the lookup tables that
+    # would otherwise stall the first large request (0: no warm-up). See serving.warmup.
+    warmup_rows: int = Field(512, ge=0, le=10_000)
     max_batch_declarations: int = Field(10_000, ge=1, le=10_000)
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     reasons: bool = True
