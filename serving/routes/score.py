@@ -5,27 +5,28 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from serving.auth import RiskEngine
+from serving.batch_body import read_batch
 from serving.deps import RequestIdDep, StateDep
 from serving.engine import Outcome, ScoreJob, request_hash
 from serving.examples import EXAMPLE_DECLARATION
 from serving.schemas import (
-    BatchScoreRequest,
+    DECLARATION,
     BatchScoreResponse,
     Declaration,
     ErrorOut,
     ScoreResponse,
+    batch_request_schema,
     declaration_json,
     scoring_record,
 )
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
-_declaration = TypeAdapter(Declaration)
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "The body could not be parsed."},
     401: {"model": ErrorOut, "description": "Missing or unknown API key."},
@@ -33,7 +34,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": "Request body too large."},
     422: {"model": ErrorOut, "description": "Invalid request (field paths in detail)."},
 }
-IN_LOOP_ITEMS = 50
+IN_LOOP_BYTES = 64 * 1024  # larger batch bodies are read in a thread
 ReasonsFlag = Annotated[
     bool | None,
     Query(description="Include reasons (default: the service setting); false is faster."),
@@ -61,7 +62,7 @@ def _validate(
     errors: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         try:
-            valid.append(_declaration.validate_python(item))
+            valid.append(DECLARATION.validate_python(item))
             index.append(i)
         except ValidationError as exc:
             errors.extend(
@@ -121,9 +122,15 @@ async def score(
     response_model=BatchScoreResponse,
     responses=ERRORS,
     summary="Score up to 10,000 declarations; invalid ones are reported, not scored",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": batch_request_schema()}},
+        }
+    },
 )
 async def score_batch(
-    body: BatchScoreRequest,
+    request: Request,
     state: StateDep,
     request_id: RequestIdDep,
     _role: RiskEngine,
@@ -131,22 +138,17 @@ async def score_batch(
 ) -> JSONResponse:
     """Each declaration is validated on its own: errors carry its index and field path;
     the valid ones are scored together and their decisions logged in one transaction."""
-    limit = state.settings.max_batch_declarations
-    if len(body.declarations) > limit:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("body", "declarations"),
-                    "msg": f"List should have at most {limit} items",
-                    "type": "too_long",
-                }
-            ]
-        )
+    body = await request.body()
+    content_type = request.headers.get("content-type")
     want = state.settings.reasons if reasons is None else reasons
-    if len(body.declarations) > IN_LOOP_ITEMS:  # keep the event loop free for other requests
-        job, index, errors = await asyncio.to_thread(_validate, body.declarations, request_id, want)
+    if len(body) > IN_LOOP_BYTES:  # keep the event loop free for other requests
+        job, index, errors = await asyncio.to_thread(
+            _read, body, content_type, state.settings.max_batch_declarations, request_id, want
+        )
     else:
-        job, index, errors = _validate(body.declarations, request_id, want)
+        job, index, errors = _read(
+            body, content_type, state.settings.max_batch_declarations, request_id, want
+        )
     if errors:
         state.metrics.invalid.inc(len({e["index"] for e in errors}))
     results: list[dict[str, Any]] = []
@@ -156,3 +158,27 @@ async def score_batch(
         results = [{"index": i, **_response(o)} for i, o in zip(index, outcomes, strict=True)]
         model = outcomes[0].model
     return JSONResponse({"results": results, "errors": errors, "model": model})
+
+
+def _read(
+    body: bytes, content_type: str | None, limit: int, request_id: str, reasons: bool
+) -> tuple[ScoreJob | None, list[int], list[dict[str, Any]]]:
+    """The job of a batch body's valid declarations, their indices, and the errors."""
+    items = read_batch(body, content_type)
+    if len(items.declarations) > limit:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "declarations"),
+                    "msg": f"List should have at most {limit} items",
+                    "type": "too_long",
+                }
+            ]
+        )
+    if items.valid:
+        return (
+            _job(items.declarations, request_id, reasons),
+            list(range(len(items.declarations))),
+            [],
+        )
+    return _validate(items.declarations, request_id, reasons)

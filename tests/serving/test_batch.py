@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 import sqlite3
 
 import numpy as np
+import pytest
 
+from serving.batch_body import read_batch
+from serving.schemas import DECLARATION
 from serving.scoring import Scorer
 from tests.serving.conftest import RISK, headers
 
@@ -86,3 +90,54 @@ def test_large_batch_is_scored_in_one_request(client, records) -> None:
     assert len(body["results"]) == 500
     assert body["errors"] == []
     assert all(x["reasons"] is None for x in body["results"])
+
+
+@pytest.mark.parametrize(
+    ("content", "loc"),
+    [
+        (b"{not json", ["body", 1]),
+        (b"", ["body", 0]),
+        (b"[]", ["body"]),
+        (b"null", ["body"]),
+        (b'{"declarations": [], "more": 1}', ["body", "declarations"]),
+        (b'{"declarations": [{}], "more": 1}', ["body", "more"]),
+        (b'{"items": [{}]}', ["body", "declarations"]),
+        (b"\xff\xfe", ["body", 0]),
+        (b"\xc3\x28", ["body"]),
+    ],
+)
+def test_malformed_batch_bodies_are_422_with_their_path(client, content, loc) -> None:
+    r = client.post(
+        "/v1/score/batch",
+        content=content,
+        headers={**headers(RISK), "content-type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert loc in [d["loc"] for d in r.json()["detail"]]
+
+
+def test_batch_body_must_be_json(client, records) -> None:
+    body = json.dumps({"declarations": copy.deepcopy(records[:2])})
+    for content_type, status in [
+        ("text/plain", 422),
+        ("application/json; charset=utf-8", 200),
+        ("application/vnd.customs+json", 200),
+    ]:
+        r = client.post(
+            "/v1/score/batch",
+            content=body,
+            headers={**headers(RISK), "content-type": content_type},
+        )
+        assert r.status_code == status, (content_type, r.text)
+
+
+def test_an_all_valid_batch_is_validated_in_one_pass(records) -> None:
+    items = copy.deepcopy(records[:20])
+    body = json.dumps({"declarations": items}).encode()
+    fast = read_batch(body, "application/json")
+    assert fast.valid
+    assert fast.declarations == [DECLARATION.validate_python(x) for x in items]
+    items[3]["customs_value"] = "12"
+    slow = read_batch(json.dumps({"declarations": items}).encode(), None)
+    assert not slow.valid
+    assert slow.declarations == items  # as sent: validated one by one by the route
