@@ -7,13 +7,17 @@ on a noisy machine:
   reasons off and on: requests/s, p50 and p99 latency;
 - ``POST /v1/score/batch`` with 1,000 declarations, reasons off: declarations/s;
 - in process, the bare ONNX scorer on the feature rows of the same declarations, and
-  the whole scoring path without HTTP (features + ONNX), rows/s in batches of 1,000.
+  the whole scoring path without HTTP (features + ONNX), rows/s in batches of 1,000;
+- the server's decision-log commit times over the run (from its /metrics): answers
+  wait for their commit's fsync, so a slow disk shows in the p99 (``--log-dir /dev/shm``
+  takes the disk out, to tell the service's tail from the disk's).
 
 Goals (issue 5, 2-core machine): single requests/s >= half the empty-POST rate; p99 <=
 10 ms at concurrency 8 without reasons, <= 25 ms with; batches of 1,000 >= half the bare
 scorer's rows/s and >= 20,000 declarations/s without reasons.
 
     python -m benchmarks.serving [--bundle DIR --world DIR] [--seconds 8] [--repeats 3]
+        [--log-dir DIR]
 
 Needs wrk (Debian: apt-get install wrk; installed on demand when run as root).
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -121,6 +126,36 @@ def _load(wrk: str, path: str, bodies: Path, script: Path, concurrency: int, sec
     return _parse(out)
 
 
+def _commit_buckets() -> dict[float, float]:
+    """Cumulative counts of the server's decision-log commit-time histogram, by bound."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=5).read().decode()
+    found = re.findall(r'targeting_decision_log_commit_seconds_bucket\{le="([^"]+)"\} (\S+)', text)
+    return {float(bound): float(count) for bound, count in found}
+
+
+def _commit_summary(before: dict[float, float], after: dict[float, float]) -> str:
+    """Commits between two scrapes: how many, and the bucket bounds of p50, p99 and the
+    slowest (answers wait for their commit, so its tail is part of the request's)."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    if not total:
+        return "no commits"
+
+    def bound_of(share: float) -> str:
+        for b, c in zip(bounds, counts, strict=True):
+            if c >= share * total:
+                return "inf" if math.isinf(b) else f"{b * 1000:g} ms"
+        return "inf"
+
+    slowest = next(b for b, c in zip(bounds, counts, strict=True) if c >= total)
+    slow = total - next((c for b, c in zip(bounds, counts, strict=True) if b >= 0.025), total)
+    return (
+        f"{total:,.0f} commits; p50 <= {bound_of(0.5)}, p99 <= {bound_of(0.99)}, all <= "
+        f"{'inf' if math.isinf(slowest) else f'{slowest * 1000:g} ms'}; {slow:,.0f} over 25 ms"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -132,6 +167,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument(
         "--repeats", type=int, default=1, help="runs of each load, interleaved; medians reported"
+    )
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        help="the server's data directory (decision log): e.g. /dev/shm to take the disk's"
+        " fsync latency out of the figures; default a temporary directory",
     )
     args = parser.parse_args()
     wrk = _wrk()
@@ -179,12 +220,13 @@ def main() -> int:
     bare = rate(lambda: scorer.onnx.run(x, codes), 1000)
     path = rate(lambda: scorer.score_records(records[:1000], reasons=False), 1000)
 
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-serving-log-", dir=args.log_dir or work))
     env = {
         **os.environ,
         "TARGETING_MODEL_URI": str(bundle),
         "TARGETING_API_KEYS": json.dumps({KEY: "risk-engine"}),
         "TARGETING_API_KEY_PEPPER": "benchmark-pepper-0123456789",
-        "TARGETING_DATA_DIR": str(work / "serving"),
+        "TARGETING_DATA_DIR": str(log_dir),
         "TARGETING_LOG_LEVEL": "WARNING",
         "TARGETING_PORT": str(PORT),
     }
@@ -205,6 +247,7 @@ def main() -> int:
         else:
             sys.exit("server did not become ready: " + server.stderr.read().decode()[-2000:])
         s = args.seconds
+        commits_before = _commit_buckets()
         rows = []
         for c in (1, 8, 32):
             runs = [
@@ -223,9 +266,11 @@ def main() -> int:
                 for _ in range(args.repeats)
             ]
         )
+        commits = _commit_summary(commits_before, _commit_buckets())
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(log_dir, ignore_errors=True)
 
     print(
         f"bundle {bundle}; provider {scorer.provider}; {os.cpu_count()} CPUs; wrk -t1, {s} s"
@@ -252,6 +297,7 @@ def main() -> int:
         f"{path:,.0f} rows/s"
     )
     print(f"batch / bare scorer: {decl_rate / bare:.2f}  (goal >= 0.5 and >= 20,000/s)")
+    print(f"decision log in {log_dir}: {commits}")
     c8 = rows[1]
     errors = sum(r[k]["errors"] for r in rows for k in (1, 2, 3)) + batches["errors"]
     goals = {

@@ -12,6 +12,7 @@ scores say nothing of the new one's scale).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -165,7 +166,9 @@ class DecisionEngine:
     def commit(self, results: Sequence[list[Outcome]]) -> None:
         """Append the decisions of a processed batch to the log, durably (blocking I/O:
         the batcher runs it in a thread before any answer leaves)."""
+        began = time.perf_counter()
         self.log.append([o.record for outcomes in results for o in outcomes])
+        self.metrics.commits.observe(time.perf_counter() - began)
 
     def _observe(self, scores: list[float], decisions: list[Decision], selector: Selector) -> None:
         for s in scores:

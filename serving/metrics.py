@@ -2,8 +2,8 @@
 
 Requests by route template and status, latency, the score distribution, decisions by
 basis (selection rate = selected / all; also a gauge over the selection window), the
-threshold, micro-batch sizes, reloads, and the execution provider and model as
-labelled gauges.
+threshold, micro-batch sizes, decision-log commit times, reloads, and the execution
+provider and model as labelled gauges.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 SCORE_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
+COMMIT_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 10_000)
 PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 
@@ -56,6 +57,13 @@ class Metrics:
             "targeting_microbatch_rows",
             "Rows scored per micro-batch.",
             buckets=ROW_BUCKETS,
+            registry=r,
+        )
+        self.commits = Histogram(
+            "targeting_decision_log_commit_seconds",
+            "Time to commit a micro-batch's decisions to the log, fsync included (answers"
+            " wait for it: its tail is the disk's).",
+            buckets=COMMIT_BUCKETS,
             registry=r,
         )
         self.reloads = Counter(

@@ -41,6 +41,11 @@ def test_metrics_count_what_happened(client, records) -> None:
     assert _value(text, re.escape('targeting_execution_provider{provider="CPUExecutionProvider"}'))
     assert "targeting_model_info{" in text
     assert "targeting_microbatch_rows_bucket" in text
+    # every scored micro-batch was committed, and each commit timed
+    commits = _value(text, "targeting_decision_log_commit_seconds_count")
+    assert 1 <= commits <= _value(text, "targeting_microbatch_rows_count")
+    assert commits >= 2  # the single requests' batches and the batch request's
+    assert _value(text, "targeting_decision_log_commit_seconds_sum") > 0
     assert "/v1/consignments/" not in text.replace("/v1/consignments/{declaration_id}", "")
 
 
