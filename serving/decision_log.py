@@ -182,15 +182,27 @@ class DecisionLog:
             ).fetchone()
         return None if row is None else _as_dict(row)
 
-    def decision_of(self, declaration_id: str) -> tuple[str, float] | None:
-        """(basis, propensity) of the latest decision on ``declaration_id``, if any."""
+    def decisions_of(self, declaration_ids: list[str]) -> dict[str, tuple[str, float]]:
+        """(basis, propensity) of the latest decision on each of ``declaration_ids`` that
+        has one. Each query's rows come back as one JSON value: sqlite3 lets go of the
+        GIL at every row it steps to, and on a busy server each row then waited for the
+        event loop to hand it back."""
+        unique = list(dict.fromkeys(declaration_ids))
+        latest: dict[str, tuple[str, int, str, float]] = {}
         with self.db.reading() as conn:
-            row = conn.execute(
-                "SELECT basis, propensity FROM decisions WHERE declaration_id = ?"
-                " ORDER BY decided_at DESC, rowid DESC LIMIT 1",
-                (declaration_id,),
-            ).fetchone()
-        return None if row is None else (row["basis"], row["propensity"])
+            for start in range(0, len(unique), CHUNK_ROWS):
+                chunk = unique[start : start + CHUNK_ROWS]
+                (found,) = conn.execute(
+                    "SELECT json_group_array(json_array(declaration_id, decided_at, rowid,"
+                    " basis, printf('%.17g', propensity))) FROM decisions"
+                    f" WHERE declaration_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchone()
+                for declaration_id, decided_at, rowid, basis, propensity in json.loads(found):
+                    row = (decided_at, rowid, basis, float(propensity))
+                    if declaration_id not in latest or row[:2] > latest[declaration_id][:2]:
+                        latest[declaration_id] = row
+        return {k: (v[2], v[3]) for k, v in latest.items()}
 
     def close(self) -> None:
         self.db.close()

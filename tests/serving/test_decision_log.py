@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -80,3 +81,33 @@ def test_a_batch_that_fails_leaves_nothing(log, rows) -> None:
     assert _count(log.db.path) == 0
     log.append(_records(3))  # the log still takes writes
     assert _count(log.db.path) == 3
+
+
+def test_decisions_of_gives_each_declarations_latest_decision(log) -> None:
+    records = _records(2 * CHUNK_ROWS + 10)  # ids over three queries
+    later = _records(2, start=5)
+    later = [
+        dataclasses.replace(
+            r,
+            decision_id=f"L{i}",
+            decided_at="2026-02-01T00:00:00.000000+00:00",
+            basis="random",
+            propensity=0.005000000000000001,
+        )
+        for i, r in enumerate(later)
+    ]
+    same_time = dataclasses.replace(records[7], decision_id="S7", basis="model", propensity=0.25)
+    log.append(records)
+    log.append(later)
+    log.append([same_time])  # same decided_at as records[7], logged later: it is the latest
+    reads: list[str] = []
+    log.db._reader.set_trace_callback(reads.append)
+    ids = [r.declaration_id for r in records] + ["UNKNOWN", records[0].declaration_id]
+    found = log.decisions_of(ids)
+    assert len(reads) == 3  # one query per 500 ids, however many rows
+    assert len(found) == len(records)
+    assert found["DECL000005"] == ("random", 0.005000000000000001)  # exact, not rounded
+    assert found["DECL000006"] == ("random", 0.005000000000000001)
+    assert found["DECL000007"] == ("model", 0.25)
+    assert found["DECL000008"] == (records[8].basis, records[8].propensity)
+    assert "UNKNOWN" not in found
