@@ -17,14 +17,14 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from serving.schemas import BatchScoreRequest, Declaration
+from serving.schemas import MAX_BATCH, BatchScoreRequest, Declaration
 
 
 class _AllValid(TypedDict):
     """A batch whose declarations are all valid (the fast path's type)."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
-    declarations: Required[Annotated[list[Declaration], Field(min_length=1, max_length=10_000)]]  # type: ignore[valid-type]
+    declarations: Required[Annotated[list[Declaration], Field(min_length=1, max_length=MAX_BATCH)]]  # type: ignore[valid-type]
 
 
 _ALL_VALID = TypeAdapter(_AllValid)

@@ -49,6 +49,7 @@ MAX_AMOUNT = 1e13
 MAX_VERSIONS = 100
 MAX_ITEMS = 1_000
 MAX_ATTRIBUTES = 50
+MAX_BATCH = 10_000  # declarations per batch request
 
 
 def _utc(value: datetime) -> datetime:
@@ -368,7 +369,7 @@ class BatchScoreRequest(BaseModel):
 
     declarations: list[Any] = Field(
         min_length=1,
-        max_length=10_000,
+        max_length=MAX_BATCH,
         description="Declarations (see Declaration). Each is validated on its own: an item"
         " that is not a valid Declaration is reported in the response's errors.",
     )
