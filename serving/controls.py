@@ -22,8 +22,8 @@ import pandas as pd
 
 from canonical.frames import conform, write_table
 from canonical.schema import CONTROLS
-from serving.decision_log import CHUNK_ROWS, DecisionLog
-from serving.storage import Database
+from serving.decision_log import DecisionLog
+from serving.storage import Database, chunks, insert_rows, placeholders
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS control_results (
@@ -84,9 +84,9 @@ class ControlStore:
     def record(self, results: list[dict[str, Any]]) -> list[Stored]:
         """Store ``results`` (JSON-ready dicts) in one transaction, all or nothing.
 
-        A few statements per 500 results, never a few per result: each statement lets
-        go of the GIL, and on a busy server taking it back waits for the event loop
-        (beside a busy thread, 5,000 results took 69.5 s one by one, 0.48 s now)."""
+        A few statements per 500 results, never a few per result (see
+        ``serving.storage``: beside a busy thread, 5,000 results took 69.5 s one by
+        one, 0.48 s now)."""
         ids = [r["declaration_id"] for r in results if r.get("declaration_id")]
         decisions = self.decisions.decisions_of(ids)
         hashes = [content_hash(r) for r in results]
@@ -110,13 +110,7 @@ class ControlStore:
                     conflicts.append(cid)
             if conflicts:
                 raise ControlConflictError(conflicts)
-            for start in range(0, len(rows), CHUNK_ROWS):
-                chunk = rows[start : start + CHUNK_ROWS]
-                conn.execute(
-                    "INSERT INTO control_results VALUES "
-                    + ", ".join(["(?, ?, ?, ?)"] * len(chunk)),
-                    [v for row in chunk for v in row],
-                )
+            insert_rows(conn, "control_results", rows)
         return out
 
     @staticmethod
@@ -124,11 +118,10 @@ class ControlStore:
         """content_hash of the ``control_ids`` already stored."""
         unique = list(dict.fromkeys(control_ids))
         found: dict[str, str] = {}
-        for start in range(0, len(unique), CHUNK_ROWS):
-            chunk = unique[start : start + CHUNK_ROWS]
-            (stored,) = conn.execute(  # one row (one step) per query: see record
+        for chunk in chunks(unique):
+            (stored,) = conn.execute(  # one row (one step) per query: see serving.storage
                 "SELECT json_group_object(control_id, content_hash) FROM control_results"
-                f" WHERE control_id IN ({', '.join('?' * len(chunk))})",
+                f" WHERE control_id IN ({placeholders(len(chunk))})",
                 chunk,
             ).fetchone()
             found.update(json.loads(stored))

@@ -9,7 +9,6 @@ micro-batch, and so every batch request, is written in one transaction.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from serving.storage import Database
+from serving.storage import Database, chunks, placeholders
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -73,14 +72,7 @@ COLUMNS = (
     "features",
     "declaration",
 )
-CHUNK_ROWS = 500  # rows per INSERT: 21 parameters each, within SQLite's 32,766
-
-
-@functools.lru_cache(maxsize=64)
-def _insert(rows: int) -> str:
-    """An INSERT of ``rows`` decisions in one statement."""
-    one = f"({', '.join('?' * len(COLUMNS))})"
-    return f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES {', '.join([one] * rows)}"
+_INTO = f"decisions ({', '.join(COLUMNS)})"
 
 
 @dataclass(frozen=True)
@@ -154,22 +146,9 @@ class DecisionLog:
             )
 
     def append(self, records: list[DecisionRecord]) -> None:
-        """Commit ``records`` in one transaction; returns once they are on disk.
-
-        Multi-row INSERTs rather than ``executemany``: sqlite3 lets go of the GIL for
-        every row's step, and on a busy server each row then waited for the event loop
-        to hand the GIL back (measured beside a busy thread: 1,000 rows 5.2 s with
-        executemany, 52 ms in two statements)."""
-        if not records:
-            return
-        rows = [r.row() for r in records]
-        if len(rows) <= CHUNK_ROWS:
-            self.db.write(_insert(len(rows)), [v for row in rows for v in row])
-            return
-        with self.db.transaction() as conn:
-            for start in range(0, len(rows), CHUNK_ROWS):
-                chunk = rows[start : start + CHUNK_ROWS]
-                conn.execute(_insert(len(chunk)), [v for row in chunk for v in row])
+        """Commit ``records`` in one transaction; returns once they are on disk (in few,
+        wide statements: see ``serving.storage``)."""
+        self.db.append(_INTO, [r.row() for r in records])
 
     def latest(self, declaration_id: str) -> dict[str, Any] | None:
         """The most recent decision on ``declaration_id``, as a plain dict (or None)."""
@@ -184,18 +163,16 @@ class DecisionLog:
 
     def decisions_of(self, declaration_ids: list[str]) -> dict[str, tuple[str, float]]:
         """(basis, propensity) of the latest decision on each of ``declaration_ids`` that
-        has one. Each query's rows come back as one JSON value: sqlite3 lets go of the
-        GIL at every row it steps to, and on a busy server each row then waited for the
-        event loop to hand it back."""
+        has one. Each query's rows come back as one JSON value (one step: see
+        ``serving.storage``)."""
         unique = list(dict.fromkeys(declaration_ids))
         latest: dict[str, tuple[str, int, str, float]] = {}
         with self.db.reading() as conn:
-            for start in range(0, len(unique), CHUNK_ROWS):
-                chunk = unique[start : start + CHUNK_ROWS]
+            for chunk in chunks(unique):
                 (found,) = conn.execute(
                     "SELECT json_group_array(json_array(declaration_id, decided_at, rowid,"
                     " basis, printf('%.17g', propensity))) FROM decisions"
-                    f" WHERE declaration_id IN ({', '.join('?' * len(chunk))})",
+                    f" WHERE declaration_id IN ({placeholders(len(chunk))})",
                     chunk,
                 ).fetchone()
                 for declaration_id, decided_at, rowid, basis, propensity in json.loads(found):

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from serving.controls import ControlConflictError, ControlStore
-from serving.decision_log import CHUNK_ROWS, DecisionLog
+from serving.decision_log import DecisionLog
+from serving.storage import CHUNK_ROWS
 from tests.serving.test_decision_log import _records
 
 

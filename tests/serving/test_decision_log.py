@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serving.decision_log import CHUNK_ROWS, DecisionLog, DecisionRecord
+from serving.decision_log import DecisionLog, DecisionRecord
+from serving.storage import CHUNK_ROWS
 
 
 def _records(n: int, start: int = 0) -> list[DecisionRecord]:
