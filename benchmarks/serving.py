@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.serving_rows import add_arguments, bundle_and_world, request_records
+
 KEY = "bench-risk-engine-key"
 PORT = 8093
 LUA = """
@@ -64,21 +66,6 @@ def _wrk() -> str:
     if not found:
         sys.exit("wrk is not installed: apt-get install wrk")
     return found
-
-
-def _bundle_and_world(args: argparse.Namespace, work: Path) -> tuple[Path, Path]:
-    if args.bundle and args.world:
-        return args.bundle, args.world
-    from synth import WorldConfig, generate_world, write_world
-    from training.sources import canonical_frames
-    from training.train import train
-
-    world_dir = work / "world"
-    write_world(
-        generate_world(WorldConfig(days=args.days, declarations_per_day=args.per_day)), world_dir
-    )
-    result = train(canonical_frames(world_dir), work / "mlruns", work_dir=work)
-    return result.bundle, world_dir
 
 
 def _parse(output: str) -> dict[str, float]:
@@ -160,10 +147,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--bundle", type=Path)
-    parser.add_argument("--world", type=Path)
-    parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--per-day", type=int, default=1000)
+    add_arguments(parser)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument(
         "--repeats", type=int, default=1, help="runs of each load, interleaved; medians reported"
@@ -177,15 +161,11 @@ def main() -> int:
     args = parser.parse_args()
     wrk = _wrk()
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    bundle, world = _bundle_and_world(args, work)
+    bundle, world = bundle_and_world(args, work)
 
     from serving.scoring import Scorer
-    from training.smoke import smoke_records
-    from training.sources import canonical_frames
 
-    frames = canonical_frames(world)
-    n = len(frames["declarations"])
-    records = smoke_records(frames, np.arange(n - 2000, n))
+    records = request_records(world)
     single = work / "single.jsonl"
     single.write_text("\n".join(json.dumps(r, separators=(",", ":")) for r in records) + "\n")
     batch = work / "batch.jsonl"

@@ -41,7 +41,8 @@ ReasonsFlag = Annotated[
 ]
 
 
-def _job(declarations: list[Any], request_id: str, reasons: bool) -> ScoreJob:
+def score_job(declarations: list[Any], request_id: str, reasons: bool) -> ScoreJob:
+    """The engine's job for validated declarations: scoring records, stored JSON, hashes."""
     stored = [declaration_json(d) for d in declarations]
     return ScoreJob(
         records=[scoring_record(d) for d in declarations],
@@ -69,10 +70,11 @@ def _validate(
                 {"index": i, "loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
                 for e in exc.errors(include_url=False, include_input=False, include_context=False)
             )
-    return (_job(valid, request_id, reasons) if valid else None), index, errors
+    return (score_job(valid, request_id, reasons) if valid else None), index, errors
 
 
-def _response(o: Outcome) -> dict[str, Any]:
+def answer(o: Outcome) -> dict[str, Any]:
+    """The API answer for one decision (a ``ScoreResponse``), from its log record."""
     r = o.record
     return {
         "decision_id": r.decision_id,
@@ -113,8 +115,8 @@ async def score(
     """Score, decide (model threshold or random arm) and log the decision durably before
     answering."""
     want = state.settings.reasons if reasons is None else reasons
-    outcomes = await state.batcher.submit(_job([declaration], request_id, want), rows=1)
-    return JSONResponse(_response(outcomes[0]))  # built by the engine: no re-validation
+    outcomes = await state.batcher.submit(score_job([declaration], request_id, want), rows=1)
+    return JSONResponse(answer(outcomes[0]))  # built by the engine: no re-validation
 
 
 @router.post(
@@ -155,7 +157,7 @@ async def score_batch(
     model = None
     if job is not None:
         outcomes = await state.batcher.submit(job, rows=len(index))
-        results = [{"index": i, **_response(o)} for i, o in zip(index, outcomes, strict=True)]
+        results = [{"index": i, **answer(o)} for i, o in zip(index, outcomes, strict=True)]
         model = outcomes[0].model
     return JSONResponse({"results": results, "errors": errors, "model": model})
 
@@ -177,7 +179,7 @@ def _read(
         )
     if items.valid:
         return (
-            _job(items.declarations, request_id, reasons),
+            score_job(items.declarations, request_id, reasons),
             list(range(len(items.declarations))),
             [],
         )
