@@ -8,6 +8,7 @@ has a single implementation whatever the entry point.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,6 +113,26 @@ def _empty_ens(n: int) -> dict[str, np.ndarray]:
     return out
 
 
+def ens_content_keys(
+    consignor: np.ndarray, consignee: np.ndarray, arrival: np.ndarray, itinerary: np.ndarray
+) -> np.ndarray:
+    """Content key of ENS filings (parties, expected arrival in seconds, itinerary): two
+    filings with the same key carry the same consignment. None where consignor or
+    consignee is missing: filings lacking the parties say nothing of being copies, and
+    keying them would make them all duplicates of one another."""
+    return np.array(
+        [
+            None if _missing(a) or _missing(b) else f"{a}|{b}|{c}|{d}"
+            for a, b, c, d in zip(consignor, consignee, arrival, itinerary, strict=True)
+        ],
+        dtype=object,
+    )
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
 def summarise_ens(
     n: int, decl_time: np.ndarray, filings: dict[str, np.ndarray], items: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
@@ -146,16 +167,12 @@ def summarise_ens(
     out["carrier_aeo"][r] = f["carrier_aeo"][ends].astype(bool)
     out["expected_arrival"][r] = f["expected_arrival"][ends]
     # Content key of the first version: what a duplicate filing copies, known from the start.
-    out["content_key"][r] = [
-        f"{a}|{b}|{c}|{d}"
-        for a, b, c, d in zip(
-            f["consignor_id"][starts],
-            f["consignee_id"][starts],
-            f["expected_arrival"][starts],
-            f["itinerary"][starts],
-            strict=True,
-        )
-    ]
+    out["content_key"][r] = ens_content_keys(
+        f["consignor_id"][starts],
+        f["consignee_id"][starts],
+        f["expected_arrival"][starts],
+        f["itinerary"][starts],
+    )
     latest_version = np.zeros(n, dtype=np.int64)
     latest_version[r] = f["version"][ends]
     it = items

@@ -17,6 +17,7 @@ the caller) each own their state; ``update`` folds new facts into all of them.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,11 @@ from features.profiles import ProfileBlock, ProfileConfig
 from features.route import RouteBlock
 from features.spec import FeatureSpec
 from features.state_io import load_state, save_state
+from features.timebase import to_seconds
 from features.valuation import ValuationBlock, ValuationConfig
 from features.vocab import Vocabulary
 
+logger = logging.getLogger("features.pipeline")
 NotFittedMessage = "This FeaturePipeline is not fitted yet. Call fit beforehand."
 
 
@@ -47,6 +50,52 @@ def default_blocks(
 ) -> list[FeatureBlock]:
     """The feature blocks of this package, in output order."""
     return [ProfileBlock(profile), ValuationBlock(valuation), RouteBlock(), AeoBlock()]
+
+
+def _check_unique_ids(declarations: pd.DataFrame) -> None:
+    """Every block appends every row while control results are attributed by id: a
+    repeated or missing id would shift results onto other rows, so ``fit`` refuses it."""
+    ids = declarations["declaration_id"]
+    problems = []
+    missing = np.flatnonzero(ids.isna().to_numpy())
+    if len(missing):
+        problems.append(f"{len(missing)} missing (rows {missing[:5].tolist()})")
+    repeated = np.flatnonzero(ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy())
+    if len(repeated):
+        first = ids.iloc[repeated[0]]
+        rows = repeated[ids.iloc[repeated].to_numpy() == first][:5].tolist()
+        problems.append(f"{ids.iloc[repeated].nunique()} repeated (e.g. {first!r} at rows {rows})")
+    if problems:
+        raise ValueError(f"declaration_id must be unique and present: {'; '.join(problems)}")
+
+
+PENDING_COLUMNS = ("declaration_id", "controlled_at", "outcome", "revenue_recovered")
+
+
+def _pending_state(pending: pd.DataFrame | None) -> dict[str, np.ndarray]:
+    """Control results waiting for their declaration, as plain arrays (times in seconds)."""
+    if pending is None or len(pending) == 0:
+        pending = pd.DataFrame({c: pd.Series([], dtype=object) for c in PENDING_COLUMNS})
+        pending["controlled_at"] = pd.Series([], dtype="datetime64[ns, UTC]")
+    return {
+        "declaration_id": pending["declaration_id"].astype(object).to_numpy(),
+        "controlled_at": to_seconds(pending["controlled_at"]),
+        "outcome": pending["outcome"].astype(object).to_numpy(),
+        "revenue_recovered": pending["revenue_recovered"].to_numpy(dtype=np.float64),
+    }
+
+
+def _pending_frame(state: dict[str, np.ndarray]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "declaration_id": np.asarray(state["declaration_id"], dtype=object),
+            "controlled_at": pd.to_datetime(
+                np.asarray(state["controlled_at"], dtype=np.int64), unit="s", utc=True
+            ),
+            "outcome": np.asarray(state["outcome"], dtype=object),
+            "revenue_recovered": np.asarray(state["revenue_recovered"], dtype=np.float64),
+        }
+    )
 
 
 class FeaturePipeline:
@@ -64,9 +113,11 @@ class FeaturePipeline:
         ens_items: pd.DataFrame | None = None,
     ) -> FeaturePipeline:
         """Learn every block's state from a history of canonical tables."""
+        _check_unique_ids(declarations)
         inputs = inputs_from_frames(declarations, ens_filings, ens_items)
         self.registry_ = Vocabulary(inputs.text["declaration_id"])
-        events, self.unmatched_controls_ = self._controls(controls)
+        self.pending_controls_ = None
+        events = self._controls(controls)
         ens = ens_events(ens_filings) if ens_filings is not None else None
         for block in self.blocks:
             block.fit(inputs, events, ens)
@@ -84,7 +135,10 @@ class FeaturePipeline:
         """Fold new declarations, control results and ENS filings into the fitted state.
 
         Equivalent to a full fit on the concatenated history (tested); new control results
-        may concern declarations fitted earlier.
+        may concern declarations fitted earlier or later (those wait for them). The state
+        keeps no ENS versions: ``ens_filings`` must hold every version of the filings the
+        new declarations link to, also those filed before this update (a new declaration
+        whose filing is missing gets no ENS features, and a warning says how many).
         """
         self._check_fitted()
         if declarations is not None and len(declarations):
@@ -100,9 +154,18 @@ class FeaturePipeline:
         empty = declarations is None or len(declarations) == 0
         frame = declarations if not empty else self._empty_declarations()
         inputs = inputs_from_frames(frame, ens_filings if self._with_ens() else None, ens_items)
+        if self._with_ens() and not empty and "ens_id" in frame:
+            linked = frame["ens_id"].notna()
+            given = ens_filings["filing_id"] if ens_filings is not None else pd.Series([])
+            unlinked = int((linked & ~frame["ens_id"].isin(given)).sum())
+            if unlinked:
+                logger.warning(
+                    "update: %d new declarations link to ENS filings not passed in"
+                    " ens_filings; they get no ENS features",
+                    unlinked,
+                )
         self.registry_.add(inputs.text["declaration_id"])
-        events, unmatched = self._controls(controls)
-        self.unmatched_controls_ += unmatched
+        events = self._controls(controls)
         ens = ens_events(ens_filings) if ens_filings is not None and len(ens_filings) else None
         for block in self.blocks:
             block.update(inputs, events, ens)
@@ -125,12 +188,26 @@ class FeaturePipeline:
     def _with_ens(self) -> bool:
         return any(getattr(b, "with_ens_", False) for b in self.blocks)
 
-    def _controls(self, controls: pd.DataFrame | None) -> tuple[ControlEvents, int]:
-        if controls is None or len(controls) == 0:
+    def _controls(self, controls: pd.DataFrame | None) -> ControlEvents:
+        """Control results attributed to registry rows. Results whose declaration is not in
+        the registry yet (feeds arrive out of order) wait in ``pending_controls_`` and are
+        attributed when it arrives, as a refit on the later history would."""
+        parts = [
+            frame[list(PENDING_COLUMNS)]
+            for frame in (getattr(self, "pending_controls_", None), controls)
+            if frame is not None and len(frame)
+        ]
+        if not parts:
+            self.pending_controls_ = None
+            self.unmatched_controls_ = 0
             empty = np.zeros(0)
-            return ControlEvents(empty.astype(np.int64), empty.astype(np.int64), empty, empty), 0
+            return ControlEvents(empty.astype(np.int64), empty.astype(np.int64), empty, empty)
+        table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         index = pd.Index(self.registry_.values, dtype=object)
-        return control_events(controls, index)
+        events, unmatched = control_events(table, index)
+        self.pending_controls_ = table[unmatched].reset_index(drop=True)
+        self.unmatched_controls_ = int(unmatched.sum())
+        return events
 
     def _spec(self) -> FeatureSpec:
         names: list[str] = []
@@ -199,7 +276,7 @@ class FeaturePipeline:
         state = {
             "blocks": {block.name: block.get_state() for block in self.blocks},
             "registry": self.registry_.values,
-            "unmatched_controls": self.unmatched_controls_,
+            "pending_controls": _pending_state(self.pending_controls_),
         }
         save_state(state, directory)
         (directory / "feature_spec.json").write_text(json.dumps(self.spec_.to_dict(), indent=1))
@@ -215,7 +292,8 @@ class FeaturePipeline:
         for block in pipeline.blocks:
             block.set_state(state["blocks"][block.name])
         pipeline.registry_ = Vocabulary(state["registry"])
-        pipeline.unmatched_controls_ = int(state["unmatched_controls"])
+        pipeline.pending_controls_ = _pending_frame(state["pending_controls"])
+        pipeline.unmatched_controls_ = len(pipeline.pending_controls_)
         pipeline.spec_ = pipeline._spec()
         saved = FeatureSpec.from_dict(json.loads((directory / "feature_spec.json").read_text()))
         if saved.hash != pipeline.spec_.hash:

@@ -22,6 +22,7 @@ import numpy as np
 
 from features.blocks import ControlEvents, EnsEvents, State
 from features.events import EventIndex
+from features.history import result_known_at
 from features.inputs import Inputs
 from features.keys import key_values
 from features.timebase import DAY
@@ -183,11 +184,12 @@ class ProfileBlock:
         global_code = int(sum(len(self.vocab_[nm]) for nm in self.control_names_))
         m = len(self.control_names_) + 1
         codes = np.concatenate([ctrl.T.ravel(), np.full(len(self.ctrl_row_), global_code)])
-        w = np.exp((self.ctrl_time_ - DECAY_BASE) / (self.config.decay_days * DAY))
+        known = result_known_at(self.ctrl_time_, self.time_[self.ctrl_row_])
+        w = np.exp((known - DECAY_BASE) / (self.config.decay_days * DAY))
         self.global_code_ = global_code
         self.controls_ = EventIndex(
             codes,
-            np.tile(self.ctrl_time_, m),
+            np.tile(known, m),
             {
                 "hit": np.tile(self.ctrl_hit_, m),
                 "revenue": np.tile(self.ctrl_revenue_, m),

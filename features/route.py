@@ -80,10 +80,11 @@ class RouteBlock:
             )
         self.time_ = np.concatenate([self.time_, inputs.time])
         if ens is not None and len(ens):
-            known = self.filing_vocab_.codes(ens.filing_id)
-            new = known < 0
+            # A filing's content is its first version's, set when the filing is first seen:
+            # an amendment arriving in a later update must not rewrite it.
+            new = self.filing_vocab_.codes(ens.filing_id) < 0
             self.filing_vocab_.add(ens.filing_id[new])
-            self.vocab_["content"].add(ens.content_key)
+            self.vocab_["content"].add(ens.content_key[new])
             codes = self.filing_vocab_.codes(ens.filing_id)
             size = len(self.filing_vocab_)
             first = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
@@ -91,7 +92,7 @@ class RouteBlock:
             first[: len(self.filing_first_)] = self.filing_first_
             content[: len(self.filing_content_)] = self.filing_content_
             np.minimum.at(first, codes, ens.first_filed)
-            content[codes] = self.vocab_["content"].codes(ens.content_key)
+            content[codes[new]] = self.vocab_["content"].codes(ens.content_key[new])
             self.filing_first_, self.filing_content_ = first, content
         self._build()
 

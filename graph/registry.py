@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.blocks import ControlEvents
+from features.history import result_known_at
 from features.inputs import Inputs
 from features.vocab import Vocabulary
 from graph.schema import DECLARATION_ROLES, ENS_ROLES, ROLES
@@ -84,7 +85,7 @@ class PartyRegistry:
 
     def control_known_at(self) -> np.ndarray:
         """When each control result is usable: its time, and never before its declaration."""
-        return np.maximum(self.control_time, self.time[self.control_row])
+        return result_known_at(self.control_time, self.time[self.control_row])
 
     def string_rank(self) -> np.ndarray:
         """Rank of each party code in the sorted order of the id strings (code-order free)."""

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import FeaturePipeline, NotFittedError
+from features import FEATURE_CODE_VERSION, FeaturePipeline, NotFittedError
 from features.inputs import inputs_from_frames
 from tests.features.conftest import Fitted
 
@@ -71,6 +71,19 @@ def test_records_path_equals_frames_path(fitted: Fitted) -> None:
     )
 
 
+def test_filings_without_parties_are_not_duplicates_of_one_another(fitted: Fitted) -> None:
+    d, c, f, i = fitted.declarations, fitted.controls, fitted.filings, fitted.items
+    blank = f.filing_id.isin(f.filing_id.drop_duplicates().iloc[::40])
+    f = f.copy()
+    f.loc[blank, ["consignor_id", "consignee_id", "itinerary", "expected_arrival"]] = None
+    pipe = FeaturePipeline().fit(d, c, f, i)
+    rows = d[d.ens_id.isin(f.filing_id[blank])]
+    assert len(rows) > 50
+    duplicates = pipe.get_feature_names_out().tolist().index("duplicates")
+    assert pipe.transform(rows, f, i)[:, duplicates].max() == 0
+    assert fitted.column("duplicates").max() > 0  # the feature is alive elsewhere
+
+
 def test_missing_inputs_drop_groups_and_say_so(fitted: Fitted) -> None:
     d = fitted.declarations.drop(columns=["supplementary_units"])
     pipe = FeaturePipeline()
@@ -87,6 +100,17 @@ def test_missing_inputs_drop_groups_and_say_so(fitted: Fitted) -> None:
 def test_no_controls_at_all_still_works(fitted: Fitted) -> None:
     x = FeaturePipeline().fit_transform(fitted.declarations.iloc[:500])
     assert x.shape[0] == 500
+
+
+def test_fit_refuses_repeated_or_missing_declaration_ids(fitted: Fitted) -> None:
+    d = fitted.declarations.iloc[:300]
+    twice = pd.concat([d, d.iloc[[5]]], ignore_index=True)
+    with pytest.raises(ValueError, match=r"declaration_id.*1 repeated .* rows \[5, 300\]"):
+        FeaturePipeline().fit(twice)
+    blank = d.copy()
+    blank.loc[blank.index[7], "declaration_id"] = None
+    with pytest.raises(ValueError, match=r"declaration_id.*1 missing \(rows \[7\]\)"):
+        FeaturePipeline().fit(blank)
 
 
 def test_transform_before_fit_is_an_error(fitted: Fitted) -> None:
@@ -115,6 +139,74 @@ def test_update_equals_full_refit(fitted: Fitted) -> None:
     )
 
 
+def test_results_arriving_before_their_declaration_wait_for_it(
+    fitted: Fitted, tmp_path: Path
+) -> None:
+    """The control feed runs ahead of the declaration feed: the early results are kept
+    (through save and load) and attributed when their declarations arrive."""
+    d, c, f, i = fitted.declarations, fitted.controls, fitted.filings, fitted.items
+    cut = d.lodged_at.quantile(0.7)
+    old_f = f[f.filed_at < cut]
+    old_i = i.merge(old_f[["filing_id", "version"]], on=["filing_id", "version"])
+    new_d = d[d.lodged_at >= cut]
+    early = c[c.declaration_id.isin(new_d.declaration_id)].iloc[::2]
+    assert len(early) > 20
+    first = pd.concat([c[c.controlled_at < cut], early])
+    FeaturePipeline().fit(d[d.lodged_at < cut], first, old_f, old_i).save(tmp_path / "s")
+    pipe = FeaturePipeline.load(tmp_path / "s")
+    assert pipe.unmatched_controls_ == len(early)
+    new_f = f[(f.filed_at >= cut) | f.filing_id.isin(new_d.ens_id)]
+    new_i = i.merge(new_f[["filing_id", "version"]], on=["filing_id", "version"])
+    rest = c[(c.controlled_at >= cut) & ~c.control_id.isin(early.control_id)]
+    pipe.update(new_d, rest, new_f, new_i)
+    assert pipe.unmatched_controls_ == 0
+    later = d.iloc[np.linspace(0, len(d) - 1, 300).astype(int)].copy()
+    later["lodged_at"] = d.lodged_at.max() + pd.Timedelta(days=3)
+    np.testing.assert_allclose(
+        pipe.transform(later, f, i), fitted.pipeline.transform(later, f, i), rtol=1e-6, atol=1e-7
+    )
+
+
+def test_an_amendment_in_a_later_update_keeps_the_first_version_content(
+    fitted: Fitted,
+) -> None:
+    d, c, f, i = fitted.declarations, fitted.controls, fitted.filings, fitted.items
+    cut = d.lodged_at.quantile(0.7)
+    old = f[f.filed_at < cut]
+    first = old.iloc[0]
+    amendment = old[old.filing_id == first.filing_id].tail(1).copy()
+    amendment["version"] += 1
+    amendment["filed_at"] = cut + pd.Timedelta(hours=1)
+    amendment["consignee_id"] = "CONSIGNEE-CHANGED"
+    everything = pd.concat([f, amendment], ignore_index=True)
+    pipe = FeaturePipeline().fit(d[d.lodged_at < cut], c[c.controlled_at < cut], old, i)
+    pipe.update(d[d.lodged_at >= cut], c[c.controlled_at >= cut], amendment, i.iloc[:0])
+    refit = FeaturePipeline().fit(d, c, everything, i)
+
+    def content(p: FeaturePipeline) -> str:
+        route = next(b for b in p.blocks if b.name == "route")
+        code = route.filing_content_[route.filing_vocab_.codes(np.array([first.filing_id]))[0]]
+        return str(route.vocab_["content"].values[code])
+
+    assert content(pipe) == content(refit)
+    assert "CONSIGNEE-CHANGED" not in content(pipe)
+
+
+def test_update_warns_when_new_declarations_lose_their_ens(
+    fitted: Fitted, caplog: pytest.LogCaptureFixture
+) -> None:
+    d, c, f, i = fitted.declarations, fitted.controls, fitted.filings, fitted.items
+    cut = d.lodged_at.quantile(0.7)
+    pipe = FeaturePipeline().fit(d[d.lodged_at < cut], c[c.controlled_at < cut], f, i)
+    new_d = d[d.lodged_at >= cut]
+    only_new = f[f.filed_at >= cut]
+    missing = int((new_d.ens_id.notna() & ~new_d.ens_id.isin(only_new.filing_id)).sum())
+    assert missing > 0
+    with caplog.at_level("WARNING", logger="features.pipeline"):
+        pipe.update(new_d, None, only_new, i)
+    assert f"update: {missing} new declarations link to ENS filings not passed" in caplog.text
+
+
 def test_save_and_load_round_trip(fitted: Fitted, tmp_path: Path) -> None:
     fitted.pipeline.save(tmp_path / "state")
     loaded = FeaturePipeline.load(tmp_path / "state")
@@ -129,7 +221,9 @@ def test_save_and_load_round_trip(fitted: Fitted, tmp_path: Path) -> None:
 def test_load_refuses_a_tampered_spec(fitted: Fitted, tmp_path: Path) -> None:
     fitted.pipeline.save(tmp_path / "state")
     spec = tmp_path / "state" / "feature_spec.json"
-    spec.write_text(spec.read_text().replace('"code_version": "1"', '"code_version": "0"'))
+    current = f'"code_version": "{FEATURE_CODE_VERSION}"'
+    assert current in spec.read_text()
+    spec.write_text(spec.read_text().replace(current, '"code_version": "0"'))
     with pytest.raises(ValueError, match="feature spec hash mismatch"):
         FeaturePipeline.load(tmp_path / "state")
 

@@ -60,6 +60,16 @@ def test_an_earlier_known_label_moves_a_row(fitted: Fitted, probe) -> None:
     assert "importer__hit_rate" in changed
 
 
+def test_a_result_dated_before_its_own_declaration_is_not_seen_by_it(fitted: Fitted, probe) -> None:
+    """A clerical or clock error dates the row's own result before its lodging: the result
+    counts from the lodging on, so the row still does not see its own label."""
+    row, late = probe
+    c = fitted.controls.copy()
+    c.loc[c.control_id == late.control_id, "controlled_at"] = late.lodged_at - pd.Timedelta(hours=1)
+    after = _row_features(fitted, c, np.array([row]))
+    np.testing.assert_array_equal(fitted.features.iloc[[row]].to_numpy(), after)
+
+
 def test_a_result_known_only_after_the_row_is_not_used(fitted: Fitted) -> None:
     """A post-release audit of an earlier declaration, recorded after the row: invisible."""
     d, c = fitted.declarations, fitted.controls

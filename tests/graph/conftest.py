@@ -36,7 +36,7 @@ class Case:
 def events(controls: pd.DataFrame, registry: pd.Series) -> ControlEvents:
     """Control events addressed by row of ``registry`` (declaration ids in order)."""
     found, unmatched = control_events(controls, pd.Index(registry.astype(object)))
-    assert unmatched == 0
+    assert not unmatched.any()
     return found
 
 
