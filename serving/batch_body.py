@@ -50,7 +50,8 @@ def _is_json(content_type: str | None) -> bool:
 
 def read_batch(body: bytes, content_type: str | None) -> BatchItems:
     """The declarations of a batch body; RequestValidationError when the body is not
-    JSON or not a batch (no list of 1 to 10,000 items, other fields)."""
+    JSON (nested too deeply included) or not a batch (no list of 1 to 10,000 items,
+    other fields)."""
     if not _is_json(content_type):
         raise RequestValidationError(
             [
@@ -74,6 +75,14 @@ def read_batch(body: bytes, content_type: str | None) -> BatchItems:
     except UnicodeDecodeError:
         raise RequestValidationError(
             [{"loc": ("body",), "msg": "the body is not UTF-8 text", "type": "json_invalid"}]
+        ) from None
+    except RecursionError:
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "JSON nested too deeply", "type": "json_invalid"}]
+        ) from None
+    except ValueError:  # any other refusal of the JSON decoder (a 4xx, never a 500)
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "JSON decode error", "type": "json_invalid"}]
         ) from None
     try:
         envelope = BatchScoreRequest.model_validate(parsed)

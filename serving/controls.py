@@ -54,9 +54,19 @@ class Stored:
 
 
 def content_hash(result: dict[str, Any]) -> str:
-    """sha256 of the result as posted (canonical JSON, keys sorted, nulls dropped)."""
-    clean = {k: v for k, v in result.items() if v is not None}
+    """sha256 of a result with its canonical defaults (JSON, keys sorted, nulls dropped):
+    a retry spelling out a default is the same result."""
+    clean = {k: v for k, v in with_defaults(result).items() if v is not None}
     return hashlib.sha256(json.dumps(clean, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def with_defaults(result: dict[str, Any]) -> dict[str, Any]:
+    """The result's canonical fields, missing ones set to their canonical default."""
+    out = {f.name: result.get(f.name) for f in CONTROLS.fields}
+    for f in CONTROLS.fields:
+        if out[f.name] is None and f.default is not None:
+            out[f.name] = f.default
+    return out
 
 
 class ControlStore:
@@ -69,16 +79,17 @@ class ControlStore:
     def _completed(
         self, result: dict[str, Any], decisions: dict[str, tuple[str, float]]
     ) -> dict[str, Any]:
-        """The result with canonical defaults and this service's basis/propensity filled."""
-        out = {f.name: result.get(f.name) for f in CONTROLS.fields}
-        for f in CONTROLS.fields:
-            if out[f.name] is None and f.default is not None:
-                out[f.name] = f.default
+        """The result with canonical defaults and, when this service selected the
+        declaration, its basis and propensity. A control of a declaration it did not select
+        was chosen outside this policy: its propensity is unknown, and filling in the random
+        arm's p would weight it in a retrain as if it were a random control."""
+        out = with_defaults(result)
         known = out["declaration_id"] and decisions.get(out["declaration_id"])
         if known and out["selection_basis"] == "unknown" and result.get("propensity") is None:
             basis, propensity = known
-            out["selection_basis"] = BASIS[basis]
-            out["propensity"] = propensity if propensity > 0 else None
+            if basis in ("model", "random"):
+                out["selection_basis"] = BASIS[basis]
+                out["propensity"] = propensity if propensity > 0 else None
         return out
 
     def record(self, results: list[dict[str, Any]]) -> list[Stored]:

@@ -215,7 +215,7 @@ def _as_dict(row: Any) -> dict[str, Any]:
             "basis": row["basis"],
             "propensity": row["propensity"],
             "random_probability": row["random_probability"],
-            "threshold": row["threshold"],
+            "threshold": _finite(row["threshold"]),
         },
         "reasons": None if row["reasons"] is None else json.loads(row["reasons"]),
         "features": features,

@@ -25,7 +25,7 @@ from serving.ids import IdGenerator
 from serving.metrics import Metrics
 from serving.model_holder import LoadedModel, ModelHolder
 from serving.reason_rows import ExplainRows, reason_rows
-from serving.selection import Decision, Policy, Selector
+from serving.selection import Decision, Policy, RandomArm, Selector
 
 
 class ScoringError(RuntimeError):
@@ -66,7 +66,7 @@ class DecisionEngine:
         policy: Policy,
         log: DecisionLog,
         metrics: Metrics,
-        rng: np.random.Generator,
+        arm: RandomArm,
         reasons_k: int = 3,
         explainer: ExplainRows | None = None,
         inline_rows: int = 0,
@@ -76,7 +76,7 @@ class DecisionEngine:
         self.policy = policy
         self.log = log
         self.metrics = metrics
-        self._rng = rng
+        self._arm = arm
         self.reasons_k = reasons_k
         self.explainer = explainer
         self._ids = IdGenerator()
@@ -91,7 +91,7 @@ class DecisionEngine:
         """The selector of ``model`` (a fresh window after a model change)."""
         if self._selector is None or self._selector_of != model.load_id:
             start = model.warmup_threshold(self.policy.model_rate)
-            self._selector = Selector(self.policy, start, self._rng)
+            self._selector = Selector(self.policy, start, self._arm)
             self._selector_of = model.load_id
         return self._selector
 
@@ -101,7 +101,7 @@ class DecisionEngine:
         if current is not None and self._selector_of == model.load_id:
             return current
         start = model.warmup_threshold(self.policy.model_rate)
-        return Selector(self.policy, start, np.random.default_rng(0))
+        return Selector(self.policy, start, self._arm)
 
     def process(self, jobs: Sequence[ScoreJob]) -> list[list[Outcome]]:
         """Outcomes per job, not yet logged (``commit`` does that)."""
@@ -120,10 +120,10 @@ class DecisionEngine:
             else None
         )
         selector = self.selector(model)
-        decisions = selector.decide(batch.score)
+        ids = batch.declaration_id.tolist()
+        decisions = selector.decide(batch.score, ids)
         now = datetime.now(UTC).isoformat(timespec="microseconds")
         ref = model.ref.as_dict()
-        ids = batch.declaration_id.tolist()
         scores = batch.score.tolist()
         revenue = batch.expected_revenue.tolist()
         bands = batch.band.tolist()

@@ -3,9 +3,13 @@
 The access log holds no personal data: request id, method, route *template*
 (``/v1/consignments/{declaration_id}``, never the id itself), status and duration.
 The request id is the client's ``X-Request-ID`` when it is a plain token, else a
-fresh one; it comes back in the response header. An unexpected exception is answered
-with a bare 500 and logged with its type and traceback but not its message, which may
-quote the data.
+fresh one; it comes back in the response header. The body size limit holds for every
+request: one whose ``Content-Length`` is over it is answered 413 unread, and the bytes
+of any body (a chunked upload has no ``Content-Length``) are counted as the app reads
+them, which is answered 413 as soon as they pass the limit, before anything is done
+with the request (unless the app had already started its answer). An unexpected
+exception is answered with a bare 500 and logged with its type and traceback but not
+its message, which may quote the data.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+class BodyTooLargeError(Exception):
+    """Raised to the app reading a request body past the size limit, to stop it there."""
+
+
 class RequestMiddleware:
     """Wraps every HTTP request: id, size limit, metrics, one log line."""
 
@@ -57,8 +65,11 @@ class RequestMiddleware:
         began = time.perf_counter()
         status = [500]
         started = [False]
+        received = [0]
+        over = [False]  # the body passed the limit: the answer is 413, whatever the app says
+        replaced = [False]  # the app's answer was replaced by the 413
 
-        async def send_with_id(message: Message) -> None:
+        async def send_tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
                 started[0] = True
                 status[0] = message["status"]
@@ -67,13 +78,38 @@ class RequestMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        async def send_with_id(message: Message) -> None:
+            if replaced[0]:
+                return  # the rest of the app's answer to a body it could not read whole
+            if message["type"] == "http.response.start" and over[0]:
+                replaced[0] = True  # e.g. FastAPI turning the BodyTooLargeError into a 400
+                await _too_large(send_tagged, self.max_body_bytes)
+                return
+            await send_tagged(message)
+
+        async def receive_limited() -> Message:
+            if over[0]:
+                raise BodyTooLargeError
+            message = await receive()
+            if message["type"] == "http.request":
+                received[0] += len(message.get("body", b""))
+                if received[0] > self.max_body_bytes:
+                    over[0] = True
+                    raise BodyTooLargeError
+            return message
+
         try:
             length = _header(scope, b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                await _too_large(send_with_id, self.max_body_bytes)
+                await _too_large(send_tagged, self.max_body_bytes)
             else:
-                await self.app(scope, receive, send_with_id)
+                await self.app(scope, receive_limited, send_with_id)
         except Exception as exc:
+            if over[0]:  # the client's doing, not an internal error
+                if not started[0]:
+                    replaced[0] = True
+                    await _too_large(send_tagged, self.max_body_bytes)
+                return
             logger.error(
                 "%s failed: %s (message withheld)\n%s",
                 request_id,
@@ -82,10 +118,12 @@ class RequestMiddleware:
             )
             status[0] = 500
             if not started[0]:
-                await _send_json(send_with_id, 500, b'{"detail":"internal error"}')
+                await _send_json(send_tagged, 500, b'{"detail":"internal error"}')
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            # path_format: the template without converters ("{declaration_id}", not ":path")
+            template = getattr(route, "path_format", None) or getattr(route, "path", None)
+            template = template or "unmatched"
             elapsed = time.perf_counter() - began
             method = scope.get("method", "-")
             self.metrics.requests.labels(method, template, str(status[0])).inc()

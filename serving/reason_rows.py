@@ -1,9 +1,10 @@
-"""Reasons of a scored batch as API dicts: {code, family, text, feature, value, contribution}.
+"""Reasons of a scored batch as API dicts: {code, family, text, feature, value, baseline,
+contribution}.
 
 Officer-readable texts come from ``serving.explain.reasons.explain_rows`` when that
 module is installed; otherwise (or if it fails on a batch, which is logged and
 counted) from the stable reason codes of ``models.reasons`` carried by the batch, the
-value being the model input of the reason's strongest feature.
+value being the model input of the reason's strongest feature and the baseline null.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from serving.scoring import ScoredBatch, Scorer
 
 logger = logging.getLogger("serving.reasons")
 ExplainRows = Callable[..., list[list[dict[str, Any]]]]
-KEYS = ("code", "family", "text", "feature", "value", "contribution")
+KEYS = ("code", "family", "text", "feature", "value", "baseline", "contribution")
 
 
 def find_explainer() -> ExplainRows | None:
@@ -43,6 +44,7 @@ def _clean(row: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
     for r in row[:k]:
         item = {key: r.get(key) for key in KEYS}
         item["value"] = _number(item["value"])
+        item["baseline"] = _number(item["baseline"])
         item["contribution"] = _number(item["contribution"]) or 0.0
         item["feature"] = str(item["feature"] or "")
         out.append(item)

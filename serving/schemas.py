@@ -319,14 +319,24 @@ class DecisionOut(BaseModel):
 
 
 class ReasonOut(BaseModel):
-    """A reason code with its family, text, strongest feature and its contribution."""
+    """A reason code with its family, text, strongest feature, its value against its
+    baseline, and its contribution."""
 
     code: str
     family: str
     text: str
     feature: str
-    value: float | None = None
-    contribution: float
+    value: float | None = Field(
+        None,
+        description="The feature's value, in the text's units (EUR/kg, a rate as a fraction,"
+        " days...); without a specific text, the feature as the model saw it.",
+    )
+    baseline: float | None = Field(
+        None,
+        description="What the value is compared with, in the same units (median EUR/kg,"
+        " overall hit rate, the heading's highest duty...); null when the feature has none.",
+    )
+    contribution: float = Field(description="The reason's summed TreeSHAP contribution (log-odds).")
 
 
 class ScoreResponse(BaseModel):
@@ -396,7 +406,10 @@ class DecisionDetail(DecisionOut):
     """The decision as logged: also the random arm's probability and the threshold."""
 
     random_probability: float
-    threshold: float
+    threshold: float | None = Field(
+        description="Score threshold of the model arm; null when the arm selects nothing"
+        " (its rate keeps no score of the window above a threshold)."
+    )
 
 
 class LoggedModel(ModelRefOut):
@@ -431,7 +444,7 @@ class SelectionOut(BaseModel):
     exploration_share: float
     model_rate: float
     random_probability: float
-    threshold: float
+    threshold: float | None = Field(description="null when the model arm selects nothing.")
     warm: bool
     recent_selection_rate: float | None
 

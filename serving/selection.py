@@ -10,22 +10,29 @@ Policy (``inspection_rate`` r, ``exploration_share`` e):
   Before ``warmup`` scores have been seen, tau comes from the bundle
   (``warmup_threshold``). The row's own score joins the window after its decision.
 * random arm: every declaration, AEO included (no blind spot), is drawn with
-  probability p = r * e, independently of its score.
+  probability p = r * e, independently of its score. The draw is a keyed hash of the
+  declaration id (``RandomArm``): a declaration sent again (a retry, a duplicate) gets
+  the same draw, so the recorded propensity stays its probability of being selected,
+  and without the key no one can choose ids that escape the arm.
 
 ``basis`` is "model" when the model arm selects (whatever the draw), "random" when
 only the draw does, "none" otherwise. ``propensity`` is P(selected) under the
 combined policy given the threshold in force at decision time: 1 for a score above
 tau (the threshold is deterministic), p at or below it, for selected and unselected
-declarations alike. The threshold is recorded with each decision; the random arm
-alone is a uniform sample with probability p (the unbiased hit-rate estimate).
+declarations alike. A model rate too small to keep one score of the window above the
+threshold selects nothing (tau is infinite), not one score per window regardless. The
+threshold is recorded with each decision; the random arm alone is a uniform sample with
+probability p (the unbiased hit-rate estimate).
 Total selection rate: r(1 - e) + p(1 - r(1 - e)), slightly below r.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +79,8 @@ def warmup_threshold(manifest: dict[str, Any], share: float) -> float:
     else the band thresholds (``bands`` at ``band_shares``, default 2 % and 10 %),
     interpolated linearly in log(share) and clamped to the outermost known points.
     """
+    if share <= 0:
+        return math.inf
     points = manifest.get("validation_score_quantiles")
     if points:
         known = sorted((float(s), float(t)) for s, t in points.items())
@@ -84,13 +93,30 @@ def warmup_threshold(manifest: dict[str, Any], share: float) -> float:
     return float(np.interp(math.log(share), xs, ts))
 
 
+class RandomArm:
+    """The random arm's draws: uniform in [0, 1) from a keyed BLAKE2b hash of the
+    declaration id, the same for every request of one declaration under one key."""
+
+    def __init__(self, key: bytes) -> None:
+        if not 16 <= len(key) <= 64:
+            raise ValueError("the random arm's key must have 16 to 64 bytes")
+        self._key = key
+
+    def draws(self, ids: Sequence[str]) -> list[float]:
+        key = self._key
+        return [
+            int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8, key=key).digest()) / 2**64
+            for i in ids
+        ]
+
+
 class Selector:
     """The rolling threshold and the random arm. Not thread-safe: one caller at a time."""
 
-    def __init__(self, policy: Policy, initial_threshold: float, rng: np.random.Generator) -> None:
+    def __init__(self, policy: Policy, initial_threshold: float, arm: RandomArm) -> None:
         self.policy = policy
         self.initial_threshold = float(initial_threshold)
-        self._rng = rng
+        self._arm = arm
         self._recent: deque[float] = deque()
         self._sorted: list[float] = []
         self._selected: deque[bool] = deque()
@@ -107,7 +133,9 @@ class Selector:
         if not self.warm:
             return self.initial_threshold
         n = len(self._sorted)
-        above = max(1, round(n * self.policy.model_rate))
+        above = round(n * self.policy.model_rate)
+        if above == 0:
+            return math.inf
         return self._sorted[max(0, n - above - 1)]
 
     @property
@@ -126,12 +154,13 @@ class Selector:
             del self._sorted[bisect.bisect_left(self._sorted, old)]
             self._selected_count -= self._selected.popleft()
 
-    def decide(self, scores: np.ndarray) -> list[Decision]:
-        """Decisions for ``scores`` in order, each taken before its score joins the window."""
+    def decide(self, scores: np.ndarray, ids: Sequence[str]) -> list[Decision]:
+        """Decisions for ``scores`` (of declarations ``ids``) in order, each taken before
+        its score joins the window."""
         p = self.policy.random_probability
-        draws = self._rng.random(len(scores))
+        draws = self._arm.draws(ids)
         out = []
-        for score, draw in zip(scores.tolist(), draws.tolist(), strict=True):
+        for score, draw in zip(scores.tolist(), draws, strict=True):
             tau = self.threshold
             if score > tau:
                 decision = Decision(True, "model", 1.0, tau, p)

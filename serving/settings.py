@@ -64,6 +64,10 @@ class ServingSettings(BaseSettings):
     selection_window: int = Field(10_000, ge=10)
     selection_warmup: int = Field(1_000, ge=1)
     selection_seed: int | None = None
+    # Key of the random arm's draws (hash of the declaration id): keep it secret, or
+    # traders could choose ids the arm never draws. Empty: a key made at start-up (draws
+    # then change on restart), or one from selection_seed when that is set (tests).
+    exploration_key: SecretStr = SecretStr("")
     # Storage: decision log and control results (SQLite, WAL, synchronous=FULL).
     decision_db: Path = Field(description="default: DATA_DIR/serving/decisions.sqlite")
     # API keys: HMAC-SHA256(pepper, key) hex digests -> role. ``api_keys`` (plain key ->

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
 import logging
+import secrets
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from serving.batching import MicroBatcher
 from serving.controls import ControlStore
@@ -21,7 +21,7 @@ from serving.engine import DecisionEngine, Outcome, ScoreJob
 from serving.metrics import Metrics
 from serving.model_holder import LoadedModel, ModelHolder, load_model
 from serving.reason_rows import find_explainer
-from serving.selection import Policy
+from serving.selection import Policy, RandomArm
 from serving.settings import ServingSettings
 
 logger = logging.getLogger("serving.state")
@@ -74,6 +74,19 @@ def policy_of(settings: ServingSettings) -> Policy:
     )
 
 
+def exploration_key(settings: ServingSettings) -> bytes:
+    """The random arm's key: configured, or from ``selection_seed``, or made now."""
+    configured = settings.exploration_key.get_secret_value()
+    if configured:
+        return hashlib.sha256(configured.encode()).digest()
+    if settings.selection_seed is not None:
+        return hashlib.sha256(f"selection-seed:{settings.selection_seed}".encode()).digest()
+    logger.warning(
+        "no TARGETING_EXPLORATION_KEY: the random arm's draws change when the service restarts"
+    )
+    return secrets.token_bytes(32)
+
+
 async def open_state(
     settings: ServingSettings, metrics: Metrics, model: LoadedModel | None = None
 ) -> AppState:
@@ -93,7 +106,7 @@ async def open_state(
         policy_of(settings),
         log,
         metrics,
-        np.random.default_rng(settings.selection_seed),
+        RandomArm(exploration_key(settings)),
         settings.reasons_k,
         explainer,
         inline_rows=settings.batch_inline_rows,

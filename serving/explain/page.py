@@ -226,9 +226,12 @@ def footer(record: dict[str, Any], scorer: Any) -> str:
     return tag("footer", " · ".join(items))
 
 
-def render_explanation(record: dict[str, Any], scorer: Any) -> str:
-    """The explanation page of a stored decision record (see the module docstring)."""
-    ex = explain_record(record, scorer)
+def render_explanation(
+    record: dict[str, Any], scorer: Any, model_version: str | None = None
+) -> str:
+    """The explanation page of a stored decision record (see the module docstring), made
+    with ``scorer``, the model of version ``model_version`` loaded now."""
+    ex = explain_record(record, scorer, model_version)
     reasons = _reasons(record, ex)
     declaration = record.get("declaration") if isinstance(record.get("declaration"), dict) else {}
     model = record.get("model") or {}

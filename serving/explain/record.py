@@ -69,10 +69,20 @@ def record_inputs(declaration: Any, with_ens: bool) -> Inputs | None:
         return None
 
 
-def explain_record(record: dict[str, Any], scorer: Any) -> Explained:
-    """Features, contributions, base value and context of a decision record."""
+def explain_record(
+    record: dict[str, Any], scorer: Any, model_version: str | None = None
+) -> Explained:
+    """Features, contributions, base value and context of a decision record, explained
+    with ``scorer`` (the model loaded now, version ``model_version``)."""
     names = list(scorer.names)
     notes: list[str] = []
+    logged = (record.get("model") or {}).get("version")
+    if model_version is not None and logged is not None and str(logged) != str(model_version):
+        notes.append(
+            f"The decision was made by model version {logged}; this page explains it with"
+            f" the version loaded now ({model_version}): the chart and baselines are that"
+            " model's, and may differ from the reasons given with the decision."
+        )
     inputs = record_inputs(record.get("declaration"), scorer.pipeline.with_ens())
     x = _vector(record.get("features"), names)
     if x is None:

@@ -1,4 +1,10 @@
-"""``GET /v1/consignments/{declaration_id}`` (the logged decision) and its explanation page."""
+"""``GET /v1/consignments/{declaration_id}`` (the logged decision) and its explanation page.
+
+A declaration id may hold "/" (``NL/2025/001``), sent as is or as ``%2F``: both routes
+take the id with Starlette's ``path`` converter. The explanation route is registered
+first, so ``.../NL/2025/001/explanation.html`` is the page of ``NL/2025/001``; an id
+that itself ends in ``/explanation.html`` can therefore only be read through its page.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ DeclarationId = Annotated[
     str,
     Path(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$",
-        description="Declaration reference.",
+        description='Declaration reference; a "/" in it may be sent as is or as %2F.',
         examples=["25NLI000000026999"],
     ),
 ]
@@ -38,16 +44,8 @@ async def _record(state: StateDep, declaration_id: str) -> dict[str, Any]:
     return record
 
 
-@router.get("/{declaration_id}", response_model=DecisionRecordOut, responses=ERRORS)
-async def consignment(
-    declaration_id: DeclarationId, state: StateDep, _role: Analyst
-) -> dict[str, Any]:
-    """The latest decision on the declaration, as the decision log holds it."""
-    return await _record(state, declaration_id)
-
-
 @router.get(
-    "/{declaration_id}/explanation.html",
+    "/{declaration_id:path}/explanation.html",
     response_class=HTMLResponse,
     responses={
         **ERRORS,
@@ -72,5 +70,13 @@ async def explanation(
             " is not installed in this deployment",
         ) from None
     record = await _record(state, declaration_id)
-    html = await asyncio.to_thread(render, record, model.scorer)
+    html = await asyncio.to_thread(render, record, model.scorer, model.ref.version)
     return HTMLResponse(html)
+
+
+@router.get("/{declaration_id:path}", response_model=DecisionRecordOut, responses=ERRORS)
+async def consignment(
+    declaration_id: DeclarationId, state: StateDep, _role: Analyst
+) -> dict[str, Any]:
+    """The latest decision on the declaration, as the decision log holds it."""
+    return await _record(state, declaration_id)

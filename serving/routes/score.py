@@ -53,11 +53,8 @@ def score_job(declarations: list[Any], request_id: str, reasons: bool) -> ScoreJ
     )
 
 
-def _validate(
-    items: list[Any], request_id: str, reasons: bool
-) -> tuple[ScoreJob | None, list[int], list[dict[str, Any]]]:
-    """The job of the valid items, their indices, and the errors of the others (as
-    ``ItemError`` dicts)."""
+def _validate(items: list[Any]) -> tuple[list[Any], list[int], list[dict[str, Any]]]:
+    """The valid items, their indices, and the errors of the others (``ItemError`` dicts)."""
     valid: list[Any] = []
     index: list[int] = []
     errors: list[dict[str, Any]] = []
@@ -70,7 +67,33 @@ def _validate(
                 {"index": i, "loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
                 for e in exc.errors(include_url=False, include_input=False, include_context=False)
             )
-    return (score_job(valid, request_id, reasons) if valid else None), index, errors
+    return valid, index, errors
+
+
+def _without_repeats(
+    valid: list[Any], index: list[int], errors: list[dict[str, Any]]
+) -> tuple[list[Any], list[int], list[dict[str, Any]]]:
+    """A declaration id sent twice in one batch is scored once (its first item); the
+    others are reported, as their decisions would be two records of one declaration."""
+    first: dict[str, int] = {}
+    keep: list[int] = []
+    for k, (declaration, i) in enumerate(zip(valid, index, strict=True)):
+        seen = first.setdefault(declaration["declaration_id"], i)
+        if seen == i:
+            keep.append(k)
+        else:
+            errors.append(
+                {
+                    "index": i,
+                    "loc": ["declaration_id"],
+                    "msg": f"declaration_id repeats item {seen} of this batch",
+                    "type": "duplicate_declaration",
+                }
+            )
+    if len(keep) == len(valid):
+        return valid, index, errors
+    errors.sort(key=lambda e: e["index"])
+    return [valid[k] for k in keep], [index[k] for k in keep], errors
 
 
 def answer(o: Outcome) -> dict[str, Any]:
@@ -178,9 +201,8 @@ def _read(
             ]
         )
     if items.valid:
-        return (
-            score_job(items.declarations, request_id, reasons),
-            list(range(len(items.declarations))),
-            [],
-        )
-    return _validate(items.declarations, request_id, reasons)
+        found = items.declarations, list(range(len(items.declarations))), []
+    else:
+        found = _validate(items.declarations)
+    valid, index, errors = _without_repeats(*found)
+    return (score_job(valid, request_id, reasons) if valid else None), index, errors

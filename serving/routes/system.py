@@ -71,7 +71,7 @@ async def model_info(state: StateDep, model: ModelDep, _role: AnyRole) -> dict[s
             "exploration_share": policy.exploration_share,
             "model_rate": policy.model_rate,
             "random_probability": policy.random_probability,
-            "threshold": selector.threshold,
+            "threshold": selector.threshold if math.isfinite(selector.threshold) else None,
             "warm": selector.warm,
             "recent_selection_rate": None if math.isnan(rate) else rate,
         },

@@ -93,3 +93,24 @@ def test_oversize_body_is_413(client) -> None:
         headers={**headers(RISK), "content-type": "application/json"},
     )
     assert r.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"declarations":[' + b"[" * 100_000,
+        b'{"declarations":[' + b"[" * 100_000 + b"]" * 100_000 + b"]}",
+        b'{"declarations":[{"attributes":' + b'{"a":' * 5_000 + b"1" + b"}" * 5_001 + b"]}",
+    ],
+    ids=["unclosed", "closed", "nested-object"],
+)
+def test_deeply_nested_batch_is_422_not_500(client, content) -> None:
+    r = client.post(
+        "/v1/score/batch",
+        content=content,
+        headers={**headers(RISK), "content-type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == [
+        {"loc": ["body"], "msg": "JSON nested too deeply", "type": "json_invalid"}
+    ]

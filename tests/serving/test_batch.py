@@ -70,6 +70,23 @@ def test_a_batch_of_only_invalid_items_scores_nothing(client) -> None:
     assert {e["index"] for e in body["errors"]} == {0, 1}
 
 
+@pytest.mark.parametrize("with_invalid", [False, True])
+def test_a_declaration_repeated_in_a_batch_is_scored_once(client, records, with_invalid) -> None:
+    """Both validation paths (one pass when all are valid, item by item otherwise)."""
+    a, b = records[120], records[121]
+    items = [a, b, copy.deepcopy(a), {"declaration_id": 5}, b] if with_invalid else [a, b, a]
+    r = client.post("/v1/score/batch", json={"declarations": items}, headers=headers(RISK))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [x["index"] for x in body["results"]] == [0, 1]
+    repeats = [e for e in body["errors"] if e["type"] == "duplicate_declaration"]
+    assert [(e["index"], e["loc"]) for e in repeats] == [(2, ["declaration_id"])] + (
+        [(4, ["declaration_id"])] if with_invalid else []
+    )
+    assert repeats[0]["msg"] == "declaration_id repeats item 0 of this batch"
+    assert [e["index"] for e in body["errors"]] == sorted(e["index"] for e in body["errors"])
+
+
 def test_oversize_and_empty_batches_are_refused(client) -> None:
     r = client.post("/v1/score/batch", json={"declarations": [{}] * 10_001}, headers=headers(RISK))
     assert r.status_code == 422

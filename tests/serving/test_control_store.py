@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from serving.controls import ControlConflictError, ControlStore
@@ -51,6 +52,9 @@ def test_many_results_take_a_few_statements(store) -> None:
     assert frame.loc["C00007", "selection_basis"] == "model"  # _records: every 7th selected
     assert frame.loc["C00007", "propensity"] == 1.0
     assert frame.loc["C00008", "selection_basis"] == "unknown"
+    # not selected by this service, yet controlled: chosen outside the policy, so its
+    # propensity is unknown (not the random arm's p, which would weight it as random)
+    assert pd.isna(frame.loc["C00008", "propensity"])
     assert frame.loc["C00060", "selection_basis"] == "unknown"  # no decision logged
 
 
@@ -58,6 +62,9 @@ def test_repeats_are_unchanged_and_conflicts_write_nothing(store) -> None:
     first = _results(3)
     out = store.record([*first, first[1]])  # a repeat inside one request
     assert [s.status for s in out] == ["created", "created", "created", "unchanged"]
+    spelled = {**first[0], "selection_basis": "unknown", "control_type": "unknown"}
+    spelled["revenue_recovered"] = 0.0  # the defaults, written out: the same result
+    assert [s.status for s in store.record([spelled])] == ["unchanged"]
     assert [s.status for s in store.record(first)] == ["unchanged"] * 3
     changed = _results(5, outcome="seizure")
     with pytest.raises(ControlConflictError) as error:

@@ -31,7 +31,7 @@ def _records(n: int, start: int = 0) -> list[DecisionRecord]:
             risk_type="undervaluation",
             selected=i % 7 == 0,
             basis="model" if i % 7 == 0 else "none",
-            propensity=1.0 if i % 7 == 0 else 0.0,
+            propensity=1.0 if i % 7 == 0 else 0.005,  # as the engine records: p below tau
             random_probability=0.005,
             threshold=0.3,
             reasons=[{"code": "VAL01", "contribution": 0.1}] if i % 2 else None,

@@ -15,7 +15,7 @@ import pytest
 from serving.scoring import Scorer
 from tests.serving.conftest import ANALYST, RISK, headers
 
-REASON_KEYS = {"code", "family", "text", "feature", "value", "contribution"}
+REASON_KEYS = {"code", "family", "text", "feature", "value", "baseline", "contribution"}
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,28 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from serving.selection import Policy, Selector, warmup_threshold
+from serving.selection import Policy, RandomArm, Selector, warmup_threshold
 from tests.serving.conftest import RISK, headers, make_settings
 
 
 def _selector(rate=0.05, share=0.1, window=2000, warmup=200, start=0.5, seed=0) -> Selector:
-    return Selector(Policy(rate, share, window, warmup), start, np.random.default_rng(seed))
+    return Selector(Policy(rate, share, window, warmup), start, RandomArm(_key(seed)))
+
+
+def _key(seed: int) -> bytes:
+    return f"test-key-{seed:08d}".encode()
+
+
+def _decide(sel: Selector, scores: np.ndarray, prefix: str = "D") -> list:
+    """Decisions on declarations with distinct ids (``prefix`` + position)."""
+    return sel.decide(scores, [f"{prefix}{i}" for i in range(len(scores))])
 
 
 def test_model_arm_keeps_its_rate_under_drift() -> None:
     rng = np.random.default_rng(1)
     sel = _selector(share=0.0)
-    first = sel.decide(rng.beta(1, 20, 20_000))
-    shifted = sel.decide(rng.beta(2, 5, 20_000))  # the score scale moves up a lot
+    first = _decide(sel, rng.beta(1, 20, 20_000), "A")
+    shifted = _decide(sel, rng.beta(2, 5, 20_000), "B")  # the score scale moves up a lot
     for decisions in (first[2000:], shifted[4000:]):
         rate = np.mean([d.selected for d in decisions])
         assert rate == pytest.approx(0.05, abs=0.006)
@@ -31,7 +40,7 @@ def test_model_arm_keeps_its_rate_under_drift() -> None:
 
 def test_warmup_uses_the_bundle_threshold_then_recent_scores() -> None:
     sel = _selector(start=0.9, warmup=100, window=100)
-    decisions = sel.decide(np.linspace(0, 1, 100))
+    decisions = _decide(sel, np.linspace(0, 1, 100))
     assert all(d.threshold == 0.9 for d in decisions)
     assert sel.warm
     assert sel.threshold == pytest.approx(np.linspace(0, 1, 100)[94], abs=1e-12)  # 5 above
@@ -41,7 +50,7 @@ def test_random_arm_probability_and_propensities() -> None:
     rng = np.random.default_rng(2)
     sel = _selector(rate=0.1, share=0.3)
     p = 0.1 * 0.3
-    decisions = sel.decide(rng.random(60_000))[2000:]
+    decisions = _decide(sel, rng.random(60_000))[2000:]
     random = [d for d in decisions if d.basis == "random"]
     below = [d for d in decisions if d.basis != "model"]
     assert len(random) / len(below) == pytest.approx(p, rel=0.1)
@@ -56,9 +65,32 @@ def test_random_arm_probability_and_propensities() -> None:
 def test_no_declaration_is_beyond_the_random_arm() -> None:
     """Even declarations the model never picks (score 0, like most AEO traffic) are drawn."""
     sel = _selector(rate=0.1, share=0.5, start=0.5, warmup=10, window=10)
-    decisions = sel.decide(np.zeros(20_000))
+    decisions = _decide(sel, np.zeros(20_000))
     picked = [d for d in decisions if d.selected and d.basis == "random"]
     assert len(picked) / 20_000 == pytest.approx(0.05, rel=0.15)
+
+
+def test_a_declaration_sent_again_gets_the_same_draw() -> None:
+    """Retries and duplicates do not redraw: the recorded propensity p stays the
+    declaration's probability of being picked by the random arm."""
+    sel = _selector(rate=0.2, share=1.0, warmup=10, window=10)  # random arm only, p = 0.2
+    ids = [f"D{i}" for i in range(2000)]
+    first = [d.selected for d in sel.decide(np.zeros(2000), ids)]
+    again = [d.selected for d in sel.decide(np.zeros(2000), ids)]
+    assert first == again
+    assert np.mean(first) == pytest.approx(0.2, abs=0.03)
+    other_key = Selector(sel.policy, 0.5, RandomArm(_key(1)))
+    assert [d.selected for d in other_key.decide(np.zeros(2000), ids)] != first
+
+
+def test_a_model_rate_that_keeps_no_score_selects_nothing() -> None:
+    """0.0004 of a 500-score window rounds to no score: the arm selects none, not one
+    per window (which would be 5x the budget)."""
+    sel = _selector(rate=0.0008, share=0.5, warmup=500, window=500, start=0.5)
+    decisions = _decide(sel, np.random.default_rng(3).random(20_000))[500:]
+    assert not any(d.basis == "model" for d in decisions)
+    assert sel.threshold == float("inf")
+    assert warmup_threshold({"bands": {"high": 0.5, "medium": 0.1}}, 0.0) == float("inf")
 
 
 def test_warmup_threshold_from_bands_or_quantiles() -> None:
