@@ -115,6 +115,7 @@ def demo(
     key = os.environ.get("TARGETING_DEMO_KEY") or secrets.token_urlsafe(16)
     os.environ.setdefault("TARGETING_API_KEYS", json.dumps({key: "admin"}))
     os.environ.setdefault("TARGETING_API_KEY_PEPPER", secrets.token_urlsafe(24))
+    os.environ.setdefault("TARGETING_EXPLORATION_KEY", secrets.token_urlsafe(24))
     os.environ.setdefault("TARGETING_DATA_DIR", str(out / "serving"))
     typer.echo("8. serving the champion; try:")
     typer.echo(curl_example(out, port, key))
