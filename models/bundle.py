@@ -111,11 +111,21 @@ def read_bundle(directory: Path, verify: bool = True) -> BundleInfo:
     except json.JSONDecodeError as exc:
         raise BundleError(f"{path}: corrupt manifest ({exc})") from exc
     if verify:
-        expected = manifest.get("files", {})
-        for name, digest in expected.items():
-            file = directory / name
-            if not file.is_file():
-                raise BundleError(f"{directory}: file {name} listed in the manifest is missing")
-            if _sha256(file) != digest:
-                raise BundleError(f"{directory}: file {name} does not match its checksum")
+        _verify_files(directory, manifest)
     return BundleInfo(directory, manifest)
+
+
+def _verify_files(directory: Path, manifest: dict[str, Any]) -> None:
+    """Check every listed file against its checksum; a manifest listing none verifies nothing."""
+    expected = manifest.get("files")
+    if not isinstance(expected, dict) or not expected:
+        raise BundleError(
+            f"{directory}: the manifest lists no file checksums ('files' missing or empty); "
+            "the bundle cannot be verified"
+        )
+    for name, digest in expected.items():
+        file = directory / name
+        if not file.is_file():
+            raise BundleError(f"{directory}: file {name} listed in the manifest is missing")
+        if _sha256(file) != digest:
+            raise BundleError(f"{directory}: file {name} does not match its checksum")

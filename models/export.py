@@ -145,11 +145,10 @@ def reference_scores(
     p_trees = booster.predict(features)  # type: ignore[attr-defined]
     out = predict_network(net, features, codes)
     score = blend.score(p_trees, out["p"])
-    revenue = np.expm1(out["log_revenue"].astype(np.float64))
     return {
         "score": score,
         "p_trees": p_trees,
         "p_network": out["p"],
-        "expected_revenue": np.maximum(score * revenue, 0.0),
+        "expected_revenue": blend.expected_revenue(score, out["log_revenue"]),
         "risk_probs": out["risk"],
     }

@@ -6,6 +6,8 @@ exactly (branch-free binary search for the largest j with x[j] <= raw, then nump
 own rules: below x[0] -> y[0], above x[-1] -> y[-1], a hit on x[j] -> y[j], otherwise
 slope[j] * (raw - x[j]) + y[j] with numpy's slope formula); Platt is
 1 / (1 + exp(-(a * log(c / (1 - c)) + b))) with c = clip(raw, 1e-6, 1 - 1e-6).
+Expected revenue is score * max(exp(log_revenue) * smearing - 1, 0) (a smearing factor:
+the mean revenue of a hit, not the median a log-scale regression gives).
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def calibrate(b: GraphBuilder, raw: str, calibrator: Calibrator) -> str:
 def blend_graph(
     b: GraphBuilder, p_trees: str, p_network: str, log_revenue: str, blend: Blend
 ) -> tuple[str, str]:
-    """(score, expected_revenue), float32 [N]: calibrated blend and score * expm1(rev), >= 0."""
+    """(score, expected_revenue), float32 [N]: the calibrated blend, and
+    score * max(exp(log_revenue) * revenue_smearing - 1, 0) as ``Blend.expected_revenue``."""
     w = float(blend.weight)
     raw = b.op(
         "Add",
@@ -90,6 +93,9 @@ def blend_graph(
         b.op("Mul", b.const(1 - w, "one_minus_weight"), b.cast(p_network, DOUBLE)),
     )
     score = calibrate(b, raw, blend.calibrator)
-    revenue = b.op("Sub", b.op("Exp", b.cast(log_revenue, DOUBLE)), b.const(1.0, "one"))
-    expected = b.op("Max", b.op("Mul", score, revenue), b.const(0.0, "zero"))
+    smeared = b.op(
+        "Mul", b.op("Exp", b.cast(log_revenue, DOUBLE)), b.const(blend.revenue_smearing, "smear")
+    )
+    revenue = b.op("Max", b.op("Sub", smeared, b.const(1.0, "one")), b.const(0.0, "zero"))
+    expected = b.op("Mul", score, revenue)
     return b.cast(score, FLOAT), b.cast(expected, FLOAT)

@@ -17,6 +17,8 @@ MODEL_NAME = "targeting"
 EXPERIMENT = "targeting"
 CHALLENGER = "challenger"
 CHAMPION = "champion"
+CONFIG_ARTIFACT = "config.json"
+PARAMS_ARTIFACT = "params.json"
 
 
 def tracking_uri(mlruns_dir: Path) -> str:
@@ -52,6 +54,30 @@ class Registered:
     source: str
 
 
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level, keys joined with dots (``tree.learning_rate``)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _log_params(mlflow: Any, params: dict[str, Any]) -> list[str]:
+    """Log every param MLflow can hold whole; the names of those too long (never truncated)."""
+    from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_PARAMS_TAGS_PER_BATCH
+
+    text = {k: str(v) for k, v in params.items()}
+    fits = {k: v for k, v in text.items() if len(v) <= MAX_PARAM_VAL_LENGTH}
+    names = list(fits)
+    for start in range(0, len(names), MAX_PARAMS_TAGS_PER_BATCH):
+        mlflow.log_params({k: fits[k] for k in names[start : start + MAX_PARAMS_TAGS_PER_BATCH]})
+    return sorted(set(text) - set(fits))
+
+
 def log_run(
     mlruns_dir: Path,
     params: dict[str, Any],
@@ -59,12 +85,25 @@ def log_run(
     plots: list[Path],
     bundle: Path,
     tags: dict[str, str],
+    config: dict[str, Any] | None = None,
 ) -> Registered:
-    """One run with params, metrics, plots and the bundle; a new version aliased challenger."""
+    """One run with params, metrics, plots and the bundle; a new version aliased challenger.
+
+    ``config`` (nested hyper-parameters) is logged whole as the ``config.json`` artifact and
+    flattened into one param per hyper-parameter; every param is also in ``params.json``,
+    and one too long for an MLflow param is only there (its name in the tag
+    ``params_in_artifact_only``).
+    """
     mlflow = _client(mlruns_dir)
     eid = experiment_id(mlruns_dir)
+    config = config or {}
+    everything = {**flatten(config), **params}
     with mlflow.start_run(experiment_id=eid, tags=tags) as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_dict(config, CONFIG_ARTIFACT)
+        mlflow.log_dict({k: str(v) for k, v in everything.items()}, PARAMS_ARTIFACT)
+        too_long = _log_params(mlflow, everything)
+        if too_long:
+            mlflow.set_tag("params_in_artifact_only", ",".join(too_long))
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(v)})
         for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")

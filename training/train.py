@@ -8,11 +8,12 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -20,7 +21,7 @@ from canonical.schema import RISK_TYPES
 from features import FeaturePipeline
 from features.state_io import save_state
 from graph.pipeline_blocks import all_blocks
-from models.blend import fit_blend
+from models.blend import Blend, fit_blend, smearing_factor
 from models.bundle import (
     ENCODER_DIR,
     FEATURES_DIR,
@@ -32,6 +33,7 @@ from models.bundle import (
 from models.encoding import CategoryEncoder
 from models.export import export_scorer
 from models.lgbm import TreeConfig, ipw_weights, train_trees
+from models.network import RiskNet
 from models.train_network import NetworkConfig, NetworkData, predict_network, train_network
 from training import plots
 from training.dataset import label_declarations
@@ -76,11 +78,24 @@ def _quiet_step(name: str) -> Iterator[None]:
 
 
 def _bands(scores: np.ndarray, high: float, medium: float) -> dict[str, float]:
-    """Score thresholds putting ``high`` and ``medium`` shares of validation rows above them."""
+    """Score thresholds putting ``high`` and ``medium`` shares of ``scores`` above them."""
     return {
         "high": float(np.quantile(scores, 1 - high)),
         "medium": float(np.quantile(scores, 1 - medium)),
     }
+
+
+def _share_quantiles(scores: np.ndarray) -> dict[str, float]:
+    """Thresholds with each of QUANTILE_SHARES of ``scores`` above: serving's warm-up points."""
+    return {str(share): float(np.quantile(scores, 1 - share)) for share in QUANTILE_SHARES}
+
+
+def _traffic_scores(
+    booster: lgb.Booster, net: RiskNet, blend: Blend, features: np.ndarray, codes: np.ndarray
+) -> np.ndarray:
+    """Blended scores of every given declaration, labelled or not (traffic, as served)."""
+    p_net = predict_network(net, features, codes)["p"]
+    return blend.score(booster.predict(features), p_net)
 
 
 def train(
@@ -147,8 +162,14 @@ def train(
         blend, weight_scores = fit_blend(
             p_tree["valid"], p_net["valid"]["p"], va.y, config.calibration
         )
+        hits = tr.y > 0
+        smearing = smearing_factor(p_net["train"]["log_revenue"][hits], tr.revenue[hits])
+        blend = replace(blend, revenue_smearing=smearing)
         score = {k: blend.score(p_tree[k], p_net[k]["p"]) for k in parts}
-        bands = _bands(score["valid"], config.band_high_share, config.band_medium_share)
+        # bands and warm-up points are shares of traffic: every declaration of the window
+        in_valid = np.flatnonzero(split.assign(inputs.time) == "valid")
+        traffic = _traffic_scores(booster, net, blend, x_all[in_valid], codes_all[in_valid])
+        bands = _bands(traffic, config.band_high_share, config.band_medium_share)
     with timed("evaluation"):
         te = parts["test"]
         m_test = lab.mask("test")
@@ -168,6 +189,7 @@ def train(
             for key, value in evaluate(s, te.y, te.revenue, mode, aeo, basis, calibrated).items():
                 metrics[f"test_{label}_{key}"] = value
         metrics["valid_blend_weight"] = blend.weight
+        metrics["train_revenue_smearing"] = blend.revenue_smearing
         metrics["valid_blend_precision_at_5"] = weight_scores[blend.weight]
         metrics.update({f"tree_{k}": v for k, v in tree_info.items()})
         metrics.update({f"network_{k}": v for k, v in net_info.items()})
@@ -199,10 +221,7 @@ def train(
             "libraries": library_versions(),
             "test_metrics": {k: v for k, v in metrics.items() if k.startswith("test_blend_")},
             "band_shares": {"high": config.band_high_share, "medium": config.band_medium_share},
-            "validation_score_quantiles": {
-                str(share): float(np.quantile(score["valid"], 1 - share))
-                for share in QUANTILE_SHARES
-            },
+            "validation_score_quantiles": _share_quantiles(traffic),
         }
         valid_rows = lab.rows[lab.mask("valid")]
         picks = valid_rows[np.linspace(0, len(valid_rows) - 1, SMOKE_ROWS).astype(int)]
@@ -233,15 +252,12 @@ def train(
         ]
     with timed("MLflow"):
         params: dict[str, Any] = {
-            "config": json.dumps(asdict(config), default=str),
             "data_window": f"{window['start'][:10]}..{window['end'][:10]}",
             "split": json.dumps(window),
             "feature_spec_hash": pipeline.spec_.hash,
             "feature_count": len(names),
             "dropped_feature_groups": json.dumps(pipeline.spec_.dropped),
             "git_commit": manifest["git_commit"],
-            "ipw": config.ipw,
-            "calibration": config.calibration,
             **(source or {}),
         }
         registered = log_run(
@@ -251,5 +267,6 @@ def train(
             plot_paths,
             bundle,
             tags={"feature_spec_hash": pipeline.spec_.hash},
+            config=asdict(config),
         )
     return TrainResult(registered, metrics, bundle, timings)

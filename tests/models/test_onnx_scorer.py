@@ -12,7 +12,7 @@ from models.export import reference_scores
 from models.onnx_blend import blend_graph, calibrate
 from models.onnx_graphs import DOUBLE, FLOAT, GraphBuilder, make_model, tensor_input
 from models.train_network import predict_network
-from tests.models.onnx_world import bundle, world
+from tests.models.onnx_world import SMEARING, bundle, world
 
 CPU = ["CPUExecutionProvider"]
 OUTPUTS = ["score", "p_trees", "p_network", "expected_revenue", "risk_probs"]
@@ -68,9 +68,10 @@ def test_scorer_matches_reference(kind: str, device: str) -> None:
     np.testing.assert_allclose(out["p_trees"], ref["p_trees"], atol=1e-5)
     np.testing.assert_allclose(out["p_network"], ref["p_network"], atol=1e-4)
     np.testing.assert_allclose(out["score"], ref["score"], atol=1e-4)
-    # score * expm1(log_revenue), clipped at 0: the graph's own score times torch's revenue
-    revenue = np.expm1(predict_network(w.net, w.rows_finite, w.codes)["log_revenue"].astype(float))
-    own_revenue = np.maximum(out["score"] * revenue, 0)
+    # score * max(exp(log_revenue) * smearing - 1, 0): the graph's own score, torch's revenue
+    log_revenue = predict_network(w.net, w.rows_finite, w.codes)["log_revenue"]
+    revenue = blend.revenue_given_hit(log_revenue)
+    own_revenue = out["score"] * np.maximum(np.exp(log_revenue.astype(float)) * SMEARING - 1, 0)
     np.testing.assert_allclose(out["expected_revenue"], own_revenue, rtol=1e-4, atol=1e-6)
     # and the reference within 1e-4 in score units (the error of the score, times revenue)
     slack = 1e-4 * np.maximum(np.abs(revenue), 1.0)
@@ -137,7 +138,7 @@ def test_unsorted_isotonic_is_refused() -> None:
 
 @pytest.mark.parametrize("kind", ["isotonic", "platt"])
 def test_blend_graph_is_numpy(kind: str) -> None:
-    """Blend, calibration and score * expm1(log_revenue) clipped at 0, on chosen inputs."""
+    """Blend, calibration and score * max(exp(log_revenue) * smearing - 1, 0), chosen inputs."""
     rng = np.random.default_rng(4)
     n = 5000
     p_trees, p_net = rng.random(n).astype(np.float32), rng.random(n).astype(np.float32)
@@ -154,6 +155,11 @@ def test_blend_graph_is_numpy(kind: str) -> None:
     )
     want = world().blends[kind].score(p_trees.astype(float), p_net.astype(float))
     np.testing.assert_allclose(got_score, want, rtol=1e-6, atol=1e-7)
-    want_revenue = np.maximum(want * np.expm1(log_revenue.astype(float)), 0.0)
+    smeared = np.exp(log_revenue.astype(float)) * SMEARING
+    want_revenue = want * np.maximum(smeared - 1.0, 0.0)
     np.testing.assert_allclose(got_revenue, want_revenue, rtol=1e-6, atol=1e-7)
-    assert (got_revenue[log_revenue < 0] == 0).all()
+    np.testing.assert_allclose(
+        got_revenue, world().blends[kind].expected_revenue(want, log_revenue), rtol=1e-6, atol=1e-7
+    )
+    assert (got_revenue[smeared < 1] == 0).all()
+    assert (got_revenue[(smeared > 1.01) & (want > 1e-6)] > 0).all()

@@ -8,39 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from canonical.frames import write_table
-from models.lgbm import TreeConfig
 from models.train_network import NetworkConfig
-from synth import WorldConfig, generate_world, write_world
 from targeting.cli import app
-from training.train import TrainConfig, TrainResult, train
-
-FAST = TrainConfig(tree=TreeConfig(max_rounds=200), network=NetworkConfig(epochs=6, patience=2))
-
-
-@pytest.fixture(scope="module")
-def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world")
-    write_world(generate_world(WorldConfig(seed=3, days=150, declarations_per_day=600)), out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def frames(world_dir: Path) -> dict[str, pd.DataFrame]:
-    from training.sources import canonical_frames
-
-    return canonical_frames(world_dir)
-
-
-@pytest.fixture(scope="module")
-def trained(
-    frames: dict[str, pd.DataFrame], tmp_path_factory: pytest.TempPathFactory
-) -> tuple[TrainResult, Path]:
-    mlruns = tmp_path_factory.mktemp("mlruns")
-    return train(frames, mlruns, FAST), mlruns
+from tests.training.conftest import FAST
+from training.train import train
 
 
 def test_model_ranks_far_better_than_chance_and_a_single_feature(trained) -> None:
