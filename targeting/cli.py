@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -32,6 +33,27 @@ def _settings() -> TargetingSettings:
     for noisy in ("alembic", "mlflow", "urllib3"):  # their INFO lines drown the job's output
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return settings
+
+
+def _fail(message: str) -> NoReturn:
+    """Print ``error: message`` and end with exit code 2 (bad input, never a traceback)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _problem(exc: Exception, path: Path | None = None) -> str:
+    """``<file>: <problem>`` for an I/O or format error, naming the file it concerns."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    text = str(exc) or type(exc).__name__
+    return text if path is None or text.startswith(str(path)) else f"{path}: {text}"
+
+
+def _read_errors() -> tuple[type[Exception], ...]:
+    """Exceptions that mean a file could not be read or written (not a bug)."""
+    import pyarrow as pa
+
+    return (OSError, ValueError, pa.ArrowException)
 
 
 def _parse_date(value: str) -> date:
@@ -83,8 +105,9 @@ def ingest(
     try:
         summary = ingest_files(declarations, mapping, out, ens=ens, controls=controls)
     except IngestError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+        _fail(str(exc))
+    except _read_errors() as exc:
+        _fail(_problem(exc, out))
     typer.echo(summary.render())
 
 
@@ -167,20 +190,26 @@ def train(
     settings = _settings()
     source: dict[str, str] = {}
     if world is not None:
-        frames = canonical_frames(world)
+        if not world.is_dir():
+            _fail(f"{world}: no such directory")
+        try:
+            frames = canonical_frames(world)
+        except _read_errors() as exc:
+            _fail(_problem(exc, world))
         source["source"] = str(world)
     elif declarations is not None and mapping is not None:
-        work = Path(tempfile.mkdtemp(prefix="targeting-ingest-"))
-        try:
-            frames, summary = ingested_frames(declarations, mapping, work, controls, ens)
-        except IngestError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from None
+        # The canonical copy is read into memory, so it is removed before training starts.
+        with tempfile.TemporaryDirectory(prefix="targeting-ingest-") as work:
+            try:
+                frames, summary = ingested_frames(declarations, mapping, Path(work), controls, ens)
+            except IngestError as exc:
+                _fail(str(exc))
+            except _read_errors() as exc:
+                _fail(_problem(exc, declarations))
         typer.echo(summary.render())
         source = {"source": str(declarations), "mapping": str(mapping)}
     else:
-        typer.echo("error: give --world DIR, or --declarations FILE with --mapping FILE", err=True)
-        raise typer.Exit(code=2)
+        _fail("give --world DIR, or --declarations FILE with --mapping FILE")
     progress, step = _progress_step()
     config = TrainConfig(ipw=ipw, calibration=calibration)
     try:
@@ -287,42 +316,77 @@ def score(
         str | None, typer.Option(help="Bundle path or models:/ URI; default champion.")
     ] = None,
 ) -> None:
-    """Score new declarations: id, score, expected revenue, risk band, top 3 reason codes."""
+    """Score new declarations: id, score, expected revenue, risk band, top 3 reason codes.
+
+    Every row gets the per-row checks of ``ingest`` (canonical Parquet included): only the
+    valid rows are scored and the others are explained in ``<out>.rejects.csv``.
+    """
     import tempfile
 
     from canonical.frames import read_table
-    from canonical.ingest import IngestError
+    from canonical.ingest import REJECTS_FILE, IngestError, IngestSummary
+    from canonical.ingest.canonical_source import ingest_canonical
     from models.bundle import BundleError
     from serving.scoring import Scorer, scored_table
-    from training.sources import ingested_frames
+    from training.sources import canonical_frames, ingested_frames
     from training.tracking import resolve_model
 
     settings = _settings()
-    work = Path(tempfile.mkdtemp(prefix="targeting-score-"))
-    try:
-        if mapping is not None:
-            frames, summary = ingested_frames(declarations, mapping, work / "canonical", ens=ens)
-            typer.echo(summary.render())
-        else:
-            frames = {"declarations": read_table(declarations, "declarations")}
-            if ens is not None:
+    rejects = rejects_path(out)
+    with tempfile.TemporaryDirectory(prefix="targeting-score-") as tmp:
+        work = Path(tmp)
+        summary: IngestSummary
+        try:
+            if mapping is not None:
+                frames, summary = ingested_frames(
+                    declarations, mapping, work / "canonical", ens=ens
+                )
+            else:
+                summary = ingest_canonical(declarations, work / "canonical")
+                frames = canonical_frames(work / "canonical")
+            rejects.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(work / "canonical" / REJECTS_FILE, rejects)
+        except IngestError as exc:
+            _fail(str(exc))
+        except _read_errors() as exc:
+            _fail(_problem(exc, declarations))
+        report = summary.tables["declarations"]
+        counts = f"{report.rejected:,} rejected"
+        if report.rejected_by_reason:
+            reasons = ", ".join(f"{k} {v:,}" for k, v in report.rejected_by_reason.items())
+            counts += f" ({reasons})"
+        if report.accepted == 0:
+            _fail(f"{declarations}: no valid declaration to score; {counts} -> {rejects}")
+        try:
+            if mapping is None and ens is not None:
                 frames["ens_filings"] = read_table(ens, "ens_filings")
                 items = ens.with_name("ens_items.parquet")
                 if items.exists():
                     frames["ens_items"] = read_table(items, "ens_items")
-        bundle = resolve_model(settings.mlruns_dir, model, work / "model")
-        scorer = Scorer.from_bundle(bundle)
-    except (IngestError, BundleError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
-    batch = scorer.score_frame(
-        frames["declarations"], frames.get("ens_filings"), frames.get("ens_items")
-    )
-    table = scored_table(batch)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
-    typer.echo(f"scored {len(table):,} declarations with {bundle} on {scorer.provider} -> {out}")
+        except _read_errors() as exc:
+            _fail(_problem(exc, ens))
+        try:
+            bundle = resolve_model(settings.mlruns_dir, model, work / "model")
+            scorer = Scorer.from_bundle(bundle)
+        except (BundleError, FileNotFoundError) as exc:
+            _fail(str(exc))
+        batch = scorer.score_frame(
+            frames["declarations"], frames.get("ens_filings"), frames.get("ens_items")
+        )
+        table = scored_table(batch)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            table.to_csv(out, index=False)
+        except OSError as exc:
+            _fail(_problem(exc, out))
+    typer.echo(f"scored {len(table):,} of {report.read:,}; {counts} -> {rejects}")
+    typer.echo(f"scores of {bundle} on {scorer.provider} -> {out}")
     typer.echo(table["risk_band"].value_counts().to_string())
+
+
+def rejects_path(out: Path) -> Path:
+    """Where ``score`` explains the rows it refused: ``<out stem>.rejects.csv`` beside ``out``."""
+    return out.with_name(f"{out.stem}.rejects.csv")
 
 
 @app.command()

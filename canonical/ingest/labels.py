@@ -37,15 +37,14 @@ def read_label(
         pc.fill_null(pc.is_in(text, value_set=pa.array(spec.positive, pa.string())), False),
         dtype=bool,
     )
+    negative = np.asarray(
+        pc.fill_null(pc.is_in(text, value_set=pa.array(spec.negatives, pa.string())), False),
+        dtype=bool,
+    )
     missing = pc.is_null(text).to_numpy(zero_copy_only=False)
     codes = r.no_failures(len(text))
     codes[missing] = r.CODE[r.MISSING_REQUIRED]
-    if spec.negative is not None:
-        negative = np.asarray(
-            pc.fill_null(pc.is_in(text, value_set=pa.array(spec.negative, pa.string())), False),
-            dtype=bool,
-        )
-        r.mark(codes, ~positive & ~negative, r.UNKNOWN_CODE)
+    r.mark(codes, ~positive & ~negative, r.UNKNOWN_CODE)
     log.add("outcome", spec.column, raw, codes)
     if spec.revenue is None:
         revenue = pd.Series(np.zeros(len(text)))
@@ -57,11 +56,24 @@ def read_label(
         )
         log.add("revenue_recovered", spec.revenue, raw_revenue, parsed.codes)
         revenue = parsed.values
+        # Revenue is recovered only from an irregularity: with a negative label one of the two
+        # columns is wrong, and guessing which would corrupt the training labels.
+        contradicts = negative & (revenue.to_numpy(dtype=float, na_value=np.nan) > 0)
+        log.add_mask(
+            "revenue_recovered", spec.revenue, raw_revenue, contradicts, r.INCONSISTENT_LABEL
+        )
     return LabelColumns(positive=positive, revenue=revenue)
 
 
-def derive_controls(declarations: pd.DataFrame, label: LabelColumns) -> pd.DataFrame:
-    """One control per accepted declaration (rows of ``label`` aligned with ``declarations``)."""
+def derive_controls(
+    declarations: pd.DataFrame, label: LabelColumns, known_after: pd.Timedelta | None = None
+) -> pd.DataFrame:
+    """One control per accepted declaration (rows of ``label`` aligned with ``declarations``).
+
+    ``controlled_at`` is ``lodged_at`` plus ``known_after``: when the result is taken to be
+    known, so that history features do not see a label before it would have arrived.
+    """
+    delay = known_after if known_after is not None else pd.Timedelta(0)
     n = len(declarations)
     ids = declarations["declaration_id"].reset_index(drop=True)
     positive = pd.Series(label.positive)
@@ -69,7 +81,7 @@ def derive_controls(declarations: pd.DataFrame, label: LabelColumns) -> pd.DataF
         {
             "control_id": (LABEL_PREFIX + ids).astype(ids.dtype),
             "declaration_id": ids,
-            "controlled_at": declarations["lodged_at"].reset_index(drop=True),
+            "controlled_at": declarations["lodged_at"].reset_index(drop=True) + delay,
             "control_type": pd.Series(["unknown"] * n, dtype=ids.dtype),
             "selection_basis": pd.Series(["unknown"] * n, dtype=ids.dtype),
             "propensity": np.ones(n),

@@ -34,6 +34,7 @@ ISO8601 = "ISO8601"
 _NUMERIC_KINDS = (Kind.AMOUNT, Kind.RATE, Kind.PROBABILITY)
 _ZFILL_KINDS = (Kind.ID, Kind.CODE, Kind.HS)
 _EXTRA_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_DURATION = re.compile(r"^(?P<n>[0-9]+)(?P<unit>[dh])$")
 
 
 def _text(value: object) -> str | None:
@@ -209,12 +210,16 @@ class LabelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    DEFAULT_POSITIVE: ClassVar[tuple[str, ...]] = ("1", "1.0", "true", "yes", "y")
+    DEFAULT_NEGATIVE: ClassVar[tuple[str, ...]] = ("0", "0.0", "false", "no", "n")
+
     column: str
-    positive: list[str] = Field(default_factory=lambda: ["1", "true", "yes", "y"])
+    positive: list[str] = Field(default_factory=lambda: list(LabelSpec.DEFAULT_POSITIVE))
     negative: list[str] | None = None
     revenue: str | None = None
+    known_after: str = "0h"
 
-    @field_validator("column", "revenue", mode="before")
+    @field_validator("column", "revenue", "known_after", mode="before")
     @classmethod
     def _scalar_text(cls, value: object) -> str | None:
         """YAML scalars (numbers, booleans) as text."""
@@ -238,6 +243,33 @@ class LabelSpec(BaseModel):
         if self.negative is not None and set(self.positive) & set(self.negative):
             raise ValueError("label.positive and label.negative share values")
         return self
+
+    @field_validator("known_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        """A delay in whole days or hours: ``30d``, ``36h`` (``0h``: known when lodged)."""
+        if not _DURATION.match(value.strip()):
+            raise ValueError(f"known_after must be like 30d or 36h, got {value!r}")
+        return value.strip()
+
+    @property
+    def delay(self) -> pd.Timedelta:
+        """How long after lodging a label becomes known (the derived ``controlled_at``)."""
+        match = _DURATION.match(self.known_after)
+        if match is None:  # unreachable: checked by the validator
+            raise ValueError(f"invalid known_after {self.known_after!r}")
+        return pd.Timedelta(int(match["n"]), unit=match["unit"])
+
+    @property
+    def negatives(self) -> list[str]:
+        """Values read as negative: ``negative`` if given, else the defaults not listed positive.
+
+        Only listed values count: any other label (``?``, ``positive``, a typo) is a reject,
+        never a silent negative.
+        """
+        if self.negative is not None:
+            return self.negative
+        return [v for v in self.DEFAULT_NEGATIVE if v not in self.positive]
 
 
 class Section(BaseModel):

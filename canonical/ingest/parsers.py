@@ -24,6 +24,7 @@ from canonical.schema import Field, Kind
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
 ITINERARY_SEPARATORS = r"[\s,;|>\-]+"
+HS_DOTTED = r"^[0-9]{4}\.[0-9]{2}(\.?[0-9]{2}){0,2}$"  # 6109.10, 6109.10.00, 8471.30.0100
 _COUNTRY_SET = pa.array(sorted(COUNTRIES), pa.string())
 
 
@@ -76,13 +77,23 @@ def _text(text: pa.ChunkedArray, fld: Field, opts: ParseOptions) -> Parsed:
 
 
 def _hs(text: pa.ChunkedArray, fld: Field, opts: ParseOptions) -> Parsed:
-    """HS/CN codes: spaces and dots dropped, zero-padded if asked, digits in the length range."""
-    text = pc.replace_substring_regex(text, r"[\s.]", "")
+    """HS/CN codes: spaces and group dots dropped, zero-padded if asked, digits in range.
+
+    A dot is accepted only between digit groups after the 4-digit heading (``6109.10.00``,
+    ``8471.30.0100``); any other dot, such as the ``.0`` tail of a code exported as a float
+    (``610910.0``), is malformed rather than silently read as another code. Chapter ``00``
+    (e.g. a short code over-padded by ``zfill``) does not exist and is malformed too.
+    """
+    text = pc.replace_substring_regex(text, r"\s", "")
+    dotted = _mask(pc.match_substring(text, "."))
+    bad_dots = dotted & ~_mask(pc.match_substring_regex(text, HS_DOTTED))
+    text = pc.replace_substring(text, ".", "")
     if opts.zfill:
         text = pc.utf8_lpad(text, opts.zfill, padding="0")
     low, high = fld.hs_digits
     ok = pc.match_substring_regex(text, rf"^[0-9]{{{low},{high}}}$")
-    bad = pc.is_valid(text).to_numpy() & ~_mask(ok)
+    chapter_00 = _mask(pc.starts_with(text, "00"))
+    bad = pc.is_valid(text).to_numpy() & (~_mask(ok) | bad_dots | chapter_00)
     return Parsed(
         to_string_series(_blank_failed(text, bad)), _codes(len(text), (bad, r.MALFORMED_HS_CODE))
     )

@@ -6,6 +6,7 @@ Everything is read and validated before anything is written, so a malformed inpu
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,7 +19,7 @@ from canonical.ingest.ens import build_ens
 from canonical.ingest.errors import IngestError
 from canonical.ingest.failures import RejectLog
 from canonical.ingest.labels import derive_controls
-from canonical.ingest.mapping import Section
+from canonical.ingest.mapping import Mapping, Section
 from canonical.ingest.mapping_file import load_mapping
 from canonical.ingest.sources import SourceTable, read_source
 from canonical.ingest.summary import IngestSummary, TableReport
@@ -49,9 +50,20 @@ def _write_rejects(logs: list[RejectLog], path: Path) -> Path:
     return path
 
 
+def _remove_stale_tables(out: Path, keep: Iterable[str]) -> None:
+    """Delete canonical table files of an earlier run that this run does not write.
+
+    ``read_dataset`` reads every canonical table present, so a controls or ENS table left
+    from a previous ingest into the same folder would otherwise be mixed with this run's.
+    """
+    for name, filename in TABLE_FILES.items():
+        if name not in keep:
+            (out / filename).unlink(missing_ok=True)
+
+
 def ingest_files(
     declarations: Path,
-    mapping: Path,
+    mapping: Path | Mapping,
     out: Path,
     ens: Path | None = None,
     controls: Path | None = None,
@@ -59,11 +71,17 @@ def ingest_files(
     """Ingest an administration's files into canonical Parquet tables in ``out``.
 
     Writes one Parquet file per canonical table with input, ``rejects.csv`` (one line
-    per failed field) and ``ingest_summary.json``. Raises ``IngestError`` for input
-    that cannot be read at all (file, encoding, CSV shape, mapping).
+    per failed field) and ``ingest_summary.json``; tables of an earlier run in ``out``
+    are removed. ``mapping`` is a YAML file or an already built ``Mapping`` (messages then
+    name the declarations file). Raises ``IngestError`` for input that cannot be read at
+    all (file, encoding, CSV shape, mapping).
     """
-    mapping, out = Path(mapping), Path(out)
-    spec = load_mapping(mapping)
+    if isinstance(mapping, Mapping):
+        spec, mapping = mapping, Path(declarations)  # messages name the source instead
+    else:
+        mapping = Path(mapping)
+        spec = load_mapping(mapping)
+    out = Path(out)
     decl_section = _require(spec.declarations, "declarations", mapping, Path(declarations))
     if controls is not None and decl_section.label is not None:
         raise IngestError(
@@ -107,7 +125,7 @@ def ingest_files(
             str(controls), ctrl_built.log, {"controls": len(ctrl_built.frame)}
         )
     elif built.label is not None and decl_section.label is not None:
-        frames["controls"] = derive_controls(built.frame, built.label)
+        frames["controls"] = derive_controls(built.frame, built.label, decl_section.label.delay)
         log = RejectLog("controls", len(built.frame))
         source = f"label column {decl_section.label.column!r} of {declarations}"
         reports["controls"] = TableReport.from_log(
@@ -115,6 +133,7 @@ def ingest_files(
         )
 
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_tables(out, keep=frames.keys())
     files = [write_table(frame, name, out / TABLE_FILES[name]) for name, frame in frames.items()]
     files.append(_write_rejects(logs, out / REJECTS_FILE))
     summary = IngestSummary(out=out, tables=reports, files=(*files, out / SUMMARY_FILE))

@@ -16,6 +16,7 @@ OUT_OF_RANGE = "out_of_range"
 DUPLICATE_ID = "duplicate_id"
 UNKNOWN_REFERENCE = "unknown_reference"
 INCONSISTENT_FILING = "inconsistent_filing"
+INCONSISTENT_LABEL = "inconsistent_label"
 
 REASONS: tuple[str, ...] = (
     MISSING_REQUIRED,
@@ -30,6 +31,7 @@ REASONS: tuple[str, ...] = (
     DUPLICATE_ID,
     UNKNOWN_REFERENCE,
     INCONSISTENT_FILING,
+    INCONSISTENT_LABEL,
 )
 
 # Failure codes are small integers: 0 means "no failure", i + 1 means REASONS[i], so the

@@ -65,11 +65,10 @@ def _encoding_error(path: Path, encoding: str) -> IngestError:
 
 def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
     """Column names from the first line, decoded strictly."""
-    with path.open("rb") as handle:
-        first = handle.readline()
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    # Through a text decoder: a byte readline would cut a multi-byte newline (UTF-16).
     try:
-        line = decoder.decode(first, final=True)
+        with path.open("r", encoding=encoding, errors="strict", newline="") as handle:
+            line = handle.readline()
     except UnicodeDecodeError as exc:
         raise _encoding_error(path, encoding) from exc
     line = line.removeprefix("\ufeff").rstrip("\r\n")

@@ -66,6 +66,17 @@ def test_declared_encoding_is_used(files):
     assert decl["description"].tolist() == ["Käse", "Bière"]
 
 
+def test_utf16_file_with_declared_encoding_is_read(files):
+    tmp, mapping = files
+    mapping.write_text(MAPPING.replace("declarations:\n", "declarations:\n  encoding: utf-16\n"))
+    path = tmp / "decl.csv"
+    path.write_bytes(CSV.replace("\n", "\r\n").encode("utf-16"))
+    ingest_files(path, mapping, tmp / "out")
+    decl = pd.read_parquet(tmp / "out" / "declarations.parquet")
+    assert decl["declaration_id"].tolist() == ["D1", "D2"]
+    assert decl["description"].tolist() == ["Käse", "Bière"]
+
+
 def test_ragged_rows_name_the_line(files):
     tmp, mapping = files
     path = tmp / "decl.csv"

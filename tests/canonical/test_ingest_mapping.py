@@ -44,7 +44,7 @@ RENAMED_CSV = (
     RENAMED_HEADER
     + """\
 A-1;02/01/2024 10:30;1234567;UK;406101000;1234,5;N/A;100;usd;12,5;1;OUI;orange;Lyon;-12,5;2
-A-2;30/06/2024 23:15;87654321;EL;84713000;500;3;200;GBP;0;01;NON;vert;-;7;
+A-2;30/06/2024 23:15;87654321;EL;8471300000;500;3;200;GBP;0;01;NON;vert;-;7;
 """
 )
 
@@ -60,7 +60,7 @@ def test_renamed_columns_formats_units_value_maps_and_zfill(run_ingest):
     ]
     assert decl["importer_id"].tolist() == ["01234567", "87654321"]
     assert decl["origin_country"].tolist() == ["GB", "GR"]
-    assert decl["hs_code"].tolist() == ["0406101000", "0084713000"]
+    assert decl["hs_code"].tolist() == ["0406101000", "8471300000"]
     assert decl["net_mass_kg"].tolist() == [1.2345, 0.5]
     assert decl["supplementary_units"].tolist() == [1.0, 3.0]
     assert decl["currency"].tolist() == ["USD", "GBP"]
