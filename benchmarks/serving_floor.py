@@ -27,7 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from starlette.responses import JSONResponse
 
 from benchmarks.serving_rows import add_arguments, bundle_and_world, request_records
@@ -71,6 +70,7 @@ def main() -> int:
     from serving.model_holder import ModelHolder, load_model
     from serving.routes.score import answer, score_job
     from serving.schemas import DECLARATION
+    from serving.selection import RandomArm
     from serving.settings import ServingSettings
     from serving.state import policy_of
 
@@ -81,7 +81,7 @@ def main() -> int:
     log = DecisionLog(settings.decision_db)
     log.register_spec(model.feature_spec_hash, list(scorer.names))
     engine = DecisionEngine(
-        ModelHolder(model), policy_of(settings), log, Metrics(), np.random.default_rng(0)
+        ModelHolder(model), policy_of(settings), log, Metrics(), RandomArm(b"benchmark-arm-key-0")
     )
 
     bodies = [

@@ -48,6 +48,13 @@ def _declarations(n: int = 3) -> pd.DataFrame:
     )
 
 
+def _score(bundle: str, declarations: Path, out: Path) -> Result:
+    """``targeting score`` of canonical Parquet ``declarations`` with the real bundle."""
+    return _invoke(
+        "score", "--model", bundle, "--declarations", str(declarations), "--out", str(out)
+    )
+
+
 def _invoke(*args: str) -> Result:
     """Run the ``targeting`` command with ``args``."""
     return CliRunner().invoke(app, list(args))
@@ -64,15 +71,7 @@ def test_score_canonical_parquet_scores_only_valid_rows_and_writes_rejects(
     write_table(frame, "declarations", tmp_path / "new.parquet")
     out = tmp_path / "scores.csv"
 
-    run = _invoke(
-        "score",
-        "--model",
-        bundle,
-        "--declarations",
-        str(tmp_path / "new.parquet"),
-        "--out",
-        str(out),
-    )
+    run = _score(bundle, tmp_path / "new.parquet", out)
 
     assert run.exit_code == 0, run.output
     rejects_file = tmp_path / "scores.rejects.csv"
@@ -137,15 +136,7 @@ def test_score_and_train_leave_no_temp_dirs(
     import training.train
 
     write_table(_declarations(), "declarations", tmp_path / "new.parquet")
-    run = _invoke(
-        "score",
-        "--model",
-        bundle,
-        "--declarations",
-        str(tmp_path / "new.parquet"),
-        "--out",
-        str(tmp_path / "s.csv"),
-    )
+    run = _score(bundle, tmp_path / "new.parquet", tmp_path / "s.csv")
     assert run.exit_code == 0, run.output
 
     def no_training(*args: object, **kwargs: object) -> None:
@@ -223,15 +214,7 @@ def test_score_with_no_valid_row_is_a_clear_error_and_keeps_the_rejects(
     frame["hs_code"] = ["610910.0", "406101000.0"]
     write_table(frame, "declarations", tmp_path / "new.parquet")
     out = tmp_path / "scores.csv"
-    run = _invoke(
-        "score",
-        "--model",
-        bundle,
-        "--declarations",
-        str(tmp_path / "new.parquet"),
-        "--out",
-        str(out),
-    )
+    run = _score(bundle, tmp_path / "new.parquet", out)
     _no_traceback(run, "no valid declaration to score; 2 rejected (malformed_hs_code 2)")
     assert not out.exists()
     assert len(pd.read_csv(tmp_path / "scores.rejects.csv")) == 2
