@@ -183,6 +183,7 @@ def train(
     from rich.table import Table
 
     from canonical.ingest import IngestError
+    from training.evaluate import summary_line
     from training.sources import canonical_frames, ingested_frames
     from training.train import TrainConfig
     from training.train import train as run_training
@@ -243,6 +244,7 @@ def train(
         )
     table.add_row("base rate", *[f"{m.get('test_blend_base_rate', 0):.3f}"] * 4)
     Console().print(table)
+    typer.echo(f"test window: {summary_line(m)}")
     steps = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     typer.echo(f"run {result.registered.run_id}; steps: {steps}")
     typer.echo(f"promote with: targeting promote {result.registered.version}")

@@ -20,6 +20,7 @@ from canonical.ingest import ingest_files, load_mapping
 from serving.scoring import Scorer, scored_table
 from synth import WorldConfig, generate_world, write_world
 from synth.export import export_source_files
+from training.evaluate import summary_line
 from training.smoke import smoke_records
 from training.tracking import promote
 from training.train import train
@@ -61,9 +62,7 @@ def run_demo(
     m = result.metrics
     say(
         f"5. trained and registered version {result.registered.version} (challenger): test window"
-        f" precision@5% {m['test_blend_precision_at_5']:.3f} (base rate"
-        f" {m['test_blend_base_rate']:.3f}), recall@5% {m['test_blend_recall_at_5']:.3f},"
-        f" revenue@5% {m['test_blend_revenue_at_5']:.3f}"
+        f" {summary_line(m)}"
     )
     promote(mlruns_dir, result.registered.version)
     say(f"6. promoted version {result.registered.version} to champion")

@@ -44,8 +44,43 @@ def evaluate(
         rows = mode == m
         if rows.sum() >= 50:
             out[f"precision_at_5_mode_{m}"] = precision_at(scores[rows], y[rows], 5)
-    random = basis == "random"
-    if random.sum() >= 50:
-        out["precision_at_5_random_controls"] = precision_at(scores[random], y[random], 5)
-        out["base_rate_random_controls"] = float(y[random].mean())
+    out.update(random_control_metrics(scores, y, revenue, basis))
     return out
+
+
+def random_control_metrics(
+    scores: np.ndarray, y: np.ndarray, revenue: np.ndarray, basis: np.ndarray
+) -> dict[str, float]:
+    """Precision, recall and revenue at every budget on the random controls alone.
+
+    The random arm draws declarations uniformly, whatever their score, so its controls
+    are a sample of all traffic: their top n % estimates what a budget of n % would
+    catch on everything, free of the bias of controls chosen by earlier rules. Empty
+    under 50 random controls; ``rows_random_controls`` says how large the sample is.
+    """
+    random = basis == "random"
+    if random.sum() < 50:
+        return {}
+    unbiased = budget_metrics(scores[random], y[random], revenue[random])
+    out = {f"{k}_random_controls": v for k, v in unbiased.items() if not k.startswith("norm_")}
+    out["base_rate_random_controls"] = float(y[random].mean())
+    out["rows_random_controls"] = float(random.sum())
+    return out
+
+
+def summary_line(metrics: dict[str, float], prefix: str = "test_blend_") -> str:
+    """The test window at a 5 % budget in one line, with the random controls' unbiased
+    estimate when there are enough of them."""
+    m = {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
+    line = (
+        f"precision@5% {m['precision_at_5']:.3f} (base rate {m['base_rate']:.3f}),"
+        f" recall@5% {m['recall_at_5']:.3f}, revenue@5% {m['revenue_at_5']:.3f}"
+    )
+    if "rows_random_controls" in m:
+        line += (
+            f"; on the {m['rows_random_controls']:,.0f} random controls alone (unbiased):"
+            f" precision@5% {m['precision_at_5_random_controls']:.3f} (base rate"
+            f" {m['base_rate_random_controls']:.3f}), recall@5%"
+            f" {m['recall_at_5_random_controls']:.3f}"
+        )
+    return line
