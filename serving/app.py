@@ -3,7 +3,9 @@
 The lifespan loads the model (unless the caller already did), opens the decision log
 and starts the micro-batcher, keeping them in one ``AppState`` at ``app.state.serving``;
 routers stay thin and reach it through typed dependencies (``serving.deps``).
-``uvicorn --factory serving.app:app_from_env`` builds it from ``TARGETING_*`` variables.
+``uvicorn --factory --no-access-log serving.app:app_from_env`` builds it from
+``TARGETING_*`` variables (``targeting serve`` does the same): uvicorn's own access log
+would write request paths, which carry declaration ids, into the logs.
 """
 
 from __future__ import annotations
@@ -66,5 +68,5 @@ def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> F
 
 
 def app_from_env() -> FastAPI:
-    """The app configured from the environment (for ``uvicorn --factory``)."""
+    """The app configured from the environment (for ``uvicorn --factory --no-access-log``)."""
     return create_app(ServingSettings())
