@@ -56,7 +56,17 @@ class Stored:
 def content_hash(result: dict[str, Any]) -> str:
     """sha256 of a result with its canonical defaults (JSON, keys sorted, nulls dropped):
     a retry spelling out a default is the same result."""
-    clean = {k: v for k, v in with_defaults(result).items() if v is not None}
+    return _sha256_of(with_defaults(result))
+
+
+def posted_hash(result: dict[str, Any]) -> str:
+    """sha256 of the result as posted, without defaults: how results stored before
+    ``content_hash`` took the defaults in were hashed (their retries stay "unchanged")."""
+    return _sha256_of(result)
+
+
+def _sha256_of(fields: dict[str, Any]) -> str:
+    clean = {k: v for k, v in fields.items() if v is not None}
     return hashlib.sha256(json.dumps(clean, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -115,7 +125,7 @@ class ControlStore:
                     rows.append((cid, digest, now, json.dumps(full, default=str)))
                     known[cid] = digest  # a repeat later in the request is "unchanged"
                     out.append(Stored(cid, "created"))
-                elif stored == digest:
+                elif stored in (digest, posted_hash(result)):
                     out.append(Stored(cid, "unchanged"))
                 else:
                     conflicts.append(cid)

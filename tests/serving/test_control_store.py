@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from serving.controls import ControlConflictError, ControlStore
+from serving.controls import ControlConflictError, ControlStore, posted_hash
 from serving.decision_log import DecisionLog
 from serving.storage import CHUNK_ROWS
 from tests.serving.test_decision_log import _records
@@ -76,3 +76,19 @@ def test_repeats_are_unchanged_and_conflicts_write_nothing(store) -> None:
     with pytest.raises(ControlConflictError):
         store.record(clash)
     assert "C09999" not in set(store.frame().control_id)
+
+
+def test_results_stored_under_the_earlier_hash_are_still_recognised(store) -> None:
+    """Rows hashed as posted (before defaults entered the hash) answer their retry
+    "unchanged", and other content under their id is still a conflict."""
+    first = _results(2)
+    store.record(first)
+    with store.db.transaction() as conn:
+        for r in first:
+            conn.execute(
+                "UPDATE control_results SET content_hash = ? WHERE control_id = ?",
+                (posted_hash(r), r["control_id"]),
+            )
+    assert [s.status for s in store.record(first)] == ["unchanged", "unchanged"]
+    with pytest.raises(ControlConflictError):
+        store.record([{**first[0], "outcome": "seizure"}])
