@@ -1,7 +1,8 @@
 """The durable decision log: every decision is committed here before its response is sent.
 
 One row per declaration scored: request hash, declaration id, feature vector (float64
-bytes; names in ``feature_specs`` by spec hash), model, score, reasons, decision,
+bytes; names in ``feature_specs`` by spec hash), model, score, reasons (and, when they
+were computed, the TreeSHAP contributions and their base), decision,
 propensity, threshold, timestamp, and the canonical declaration itself (needed to
 explain and audit the decision; the database, unlike the logs, may hold it). A
 micro-batch, and so every batch request, is written in one transaction.
@@ -41,7 +42,9 @@ CREATE TABLE IF NOT EXISTS decisions (
     threshold REAL NOT NULL,
     reasons TEXT,
     features BLOB NOT NULL,
-    declaration TEXT NOT NULL
+    declaration TEXT NOT NULL,
+    contributions BLOB,
+    shap_base REAL
 );
 CREATE INDEX IF NOT EXISTS decisions_by_declaration ON decisions (declaration_id, decided_at);
 CREATE TABLE IF NOT EXISTS feature_specs (
@@ -71,7 +74,11 @@ COLUMNS = (
     "reasons",
     "features",
     "declaration",
+    "contributions",
+    "shap_base",
 )
+# Columns added after the first release: (name, SQL type), added to older logs on open.
+ADDED_COLUMNS = (("contributions", "BLOB"), ("shap_base", "REAL"))
 _INTO = f"decisions ({', '.join(COLUMNS)})"
 
 
@@ -100,6 +107,10 @@ class DecisionRecord:
     reasons: list[dict[str, Any]] | None
     features: np.ndarray
     declaration: bytes  # the declaration's JSON as the API validated it
+    # TreeSHAP of the tree model when reasons were computed (the bias as shap_base): the
+    # explanation page then shows the decision as made, even after a model change.
+    contributions: np.ndarray | None = None
+    shap_base: float | None = None
 
     def row(self) -> tuple[Any, ...]:
         """The record as an INSERT parameter tuple, in ``COLUMNS`` order."""
@@ -125,6 +136,10 @@ class DecisionRecord:
             None if self.reasons is None else json.dumps(self.reasons),
             np.asarray(self.features, dtype="<f8").tobytes(),
             self.declaration.decode(),
+            None
+            if self.contributions is None
+            else np.asarray(self.contributions, dtype="<f8").tobytes(),
+            self.shap_base,
         )
 
 
@@ -137,6 +152,11 @@ class DecisionLog:
 
     def __init__(self, path: Path) -> None:
         self.db = Database(path, SCHEMA)
+        with self.db.transaction() as conn:
+            present = {row["name"] for row in conn.execute("PRAGMA table_info(decisions)")}
+            for name, kind in ADDED_COLUMNS:
+                if name not in present:
+                    conn.execute(f"ALTER TABLE decisions ADD COLUMN {name} {kind}")
 
     def register_spec(self, spec_hash: str, names: list[str]) -> None:
         """Record the feature names of a spec hash (once)."""
@@ -187,13 +207,9 @@ class DecisionLog:
 
 def _as_dict(row: Any) -> dict[str, Any]:
     """A stored decision as the record the API returns (features keyed by name)."""
-    values = np.frombuffer(row["features"], dtype="<f8").tolist()
     names = json.loads(row["names"]) if row["names"] else None
-    features = (
-        {n: _finite(v) for n, v in zip(names, values, strict=True)}
-        if names is not None and len(names) == len(values)
-        else {str(j): _finite(v) for j, v in enumerate(values)}
-    )
+    features = _by_name(row["features"], names)
+    contributions = None if row["contributions"] is None else _by_name(row["contributions"], names)
     return {
         "decision_id": row["decision_id"],
         "declaration_id": row["declaration_id"],
@@ -219,5 +235,15 @@ def _as_dict(row: Any) -> dict[str, Any]:
         },
         "reasons": None if row["reasons"] is None else json.loads(row["reasons"]),
         "features": features,
+        "contributions": contributions,
+        "shap_base": row["shap_base"],
         "declaration": json.loads(row["declaration"]),
     }
+
+
+def _by_name(blob: bytes, names: list[str] | None) -> dict[str, float | None]:
+    """A stored float64 vector keyed by feature name (by position without the names)."""
+    values = np.frombuffer(blob, dtype="<f8").tolist()
+    if names is not None and len(names) == len(values):
+        return {n: _finite(v) for n, v in zip(names, values, strict=True)}
+    return {str(j): _finite(v) for j, v in enumerate(values)}

@@ -124,6 +124,7 @@ class DecisionEngine:
         decisions = selector.decide(batch.score, ids)
         now = datetime.now(UTC).isoformat(timespec="microseconds")
         ref = model.ref.as_dict()
+        shap = batch.contributions  # computed when a job of the batch asked for reasons
         scores = batch.score.tolist()
         revenue = batch.expected_revenue.tolist()
         bands = batch.band.tolist()
@@ -156,6 +157,8 @@ class DecisionEngine:
                     reasons=reasons[i] if reasons is not None else None,
                     features=batch.features[i],
                     declaration=stored,
+                    contributions=None if shap is None else shap[i],
+                    shap_base=None if shap is None else scorer.shap_base,
                 )
                 answers.append(Outcome(record, job.reasons, ref))
                 i += 1

@@ -434,6 +434,14 @@ class DecisionRecordOut(BaseModel):
     decision: DecisionDetail
     reasons: list[ReasonOut] | None
     features: dict[str, float | None]
+    contributions: dict[str, float | None] | None = Field(
+        None,
+        description="TreeSHAP contribution of each feature to the tree model's log-odds,"
+        " when reasons were computed for the decision (null otherwise).",
+    )
+    shap_base: float | None = Field(
+        None, description="The tree model's mean log-odds: shap_base + contributions = log-odds."
+    )
     declaration: dict[str, Any]
 
 

@@ -119,6 +119,10 @@ class Scorer:
         self.onnx = self._session(device, require_gpu, threads, spinning)
         self.booster = lgb.Booster(model_file=str(info.path(TREES_TEXT)))
         self.treeshap = TreeShap(self.booster)
+        # TreeSHAP's base (pred_contrib's bias column): the tree model's mean log-odds, the
+        # same for every row; base + contributions = the row's log-odds.
+        zero = np.zeros((1, self.booster.num_feature()))
+        self.shap_base = float(self.booster.predict(zero, pred_contrib=True, num_threads=1)[0, -1])
         self.names = list(self.pipeline.spec_.names)
         self.bands = self.manifest["bands"]
         self.risk_types = list(self.manifest["risk_types"])

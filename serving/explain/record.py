@@ -76,13 +76,6 @@ def explain_record(
     with ``scorer`` (the model loaded now, version ``model_version``)."""
     names = list(scorer.names)
     notes: list[str] = []
-    logged = (record.get("model") or {}).get("version")
-    if model_version is not None and logged is not None and str(logged) != str(model_version):
-        notes.append(
-            f"The decision was made by model version {logged}; this page explains it with"
-            f" the version loaded now ({model_version}): the chart and baselines are that"
-            " model's, and may differ from the reasons given with the decision."
-        )
     inputs = record_inputs(record.get("declaration"), scorer.pipeline.with_ens())
     x = _vector(record.get("features"), names)
     if x is None:
@@ -94,13 +87,21 @@ def explain_record(
         else:
             x = scorer.pipeline.transform_inputs(inputs)[0].astype(np.float64)
             notes.append("Features recomputed from the declaration with the current model state.")
-    full = scorer.booster.predict(x[None, :], pred_contrib=True)[0]
-    base = float(full[-1])
     contrib = _vector(record.get("contributions"), names)
-    if contrib is None:
-        contrib = full[:-1]
-        if record.get("contributions"):
-            notes.append("Stored contributions do not match this model's features: recomputed.")
+    stored_base = record.get("shap_base")
+    as_made = contrib is not None and isinstance(stored_base, (int, float))
+    logged = (record.get("model") or {}).get("version")
+    if model_version is not None and logged is not None and str(logged) != str(model_version):
+        notes.append(_other_version_note(str(logged), str(model_version), as_made))
+    if as_made:
+        base = float(stored_base)  # the decision as made, whatever model is loaded now
+    else:
+        full = scorer.booster.predict(x[None, :], pred_contrib=True)[0]
+        base = float(full[-1])
+        if contrib is None:
+            contrib = full[:-1]
+            if record.get("contributions"):
+                notes.append("Stored contributions do not match this model's features: recomputed.")
     stored_spec = (record.get("model") or {}).get("feature_spec_hash")
     current_spec = (getattr(scorer, "manifest", None) or {}).get("feature_spec_hash")
     if stored_spec and current_spec and stored_spec != current_spec:
@@ -112,6 +113,20 @@ def explain_record(
     if inputs is None:
         notes.append("Declaration unreadable: baselines and network not shown.")
     return Explained(names, x, np.asarray(contrib, dtype=np.float64), base, ctx, notes)
+
+
+def _other_version_note(logged: str, loaded: str, as_made: bool) -> str:
+    """What the page shows of a decision made by another model version than the one loaded."""
+    if as_made:
+        return (
+            f"The decision was made by model version {logged}: the chart shows its stored"
+            f" contributions; baselines and network come from the version loaded now ({loaded})."
+        )
+    return (
+        f"The decision was made by model version {logged}; this page explains it with the"
+        f" version loaded now ({loaded}): the chart and baselines are that model's, and may"
+        " differ from the reasons given with the decision."
+    )
 
 
 def _json(value: Any) -> Any:
