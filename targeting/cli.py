@@ -325,7 +325,6 @@ def score(
     """
     import tempfile
 
-    from canonical.frames import read_table
     from canonical.ingest import REJECTS_FILE, IngestError, IngestSummary
     from canonical.ingest.canonical_source import ingest_canonical
     from models.bundle import BundleError
@@ -344,7 +343,7 @@ def score(
                     declarations, mapping, work / "canonical", ens=ens
                 )
             else:
-                summary = ingest_canonical(declarations, work / "canonical")
+                summary = ingest_canonical(declarations, work / "canonical", ens=ens)
                 frames = canonical_frames(work / "canonical")
             rejects.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(work / "canonical" / REJECTS_FILE, rejects)
@@ -360,14 +359,6 @@ def score(
         if report.accepted == 0:
             _fail(f"{declarations}: no valid declaration to score; {counts} -> {rejects}")
         try:
-            if mapping is None and ens is not None:
-                frames["ens_filings"] = read_table(ens, "ens_filings")
-                items = ens.with_name("ens_items.parquet")
-                if items.exists():
-                    frames["ens_items"] = read_table(items, "ens_items")
-        except _read_errors() as exc:
-            _fail(_problem(exc, ens))
-        try:
             bundle = resolve_model(settings.mlruns_dir, model, work / "model")
             scorer = Scorer.from_bundle(bundle)
         except (BundleError, FileNotFoundError) as exc:
@@ -382,6 +373,9 @@ def score(
         except OSError as exc:
             _fail(_problem(exc, out))
     typer.echo(f"scored {len(table):,} of {report.read:,}; {counts} -> {rejects}")
+    ens_report = summary.tables.get("ens")
+    if ens_report is not None and ens_report.rejected:
+        typer.echo(f"ENS: {ens_report.rejected:,} of {ens_report.read:,} rejected -> {rejects}")
     typer.echo(f"scores of {bundle} on {scorer.provider} -> {out}")
     typer.echo(table["risk_band"].value_counts().to_string())
 

@@ -218,3 +218,45 @@ def test_score_with_no_valid_row_is_a_clear_error_and_keeps_the_rejects(
     _no_traceback(run, "no valid declaration to score; 2 rejected (malformed_hs_code 2)")
     assert not out.exists()
     assert len(pd.read_csv(tmp_path / "scores.rejects.csv")) == 2
+
+
+def test_score_checks_canonical_ens_rows_too(bundle: str, tmp_path: Path) -> None:
+    """Canonical ENS tables given to score get the ingest row checks: a bad item is
+    reported beside the declarations' rejects, the rest is scored with its ENS."""
+    frame = _declarations(2)
+    frame["ens_id"] = ["E1", "E2"]
+    write_table(frame, "declarations", tmp_path / "new.parquet")
+    filings = pd.DataFrame(
+        {
+            "filing_id": ["E1", "E2"],
+            "version": [1, 1],
+            "filed_at": pd.to_datetime(["2025-02-09T10:00:00Z"] * 2),
+            "filing_type": ["full"] * 2,
+            "transport_mode": ["air"] * 2,
+            "carrier_id": ["C1"] * 2,
+        }
+    )
+    items = pd.DataFrame(
+        {"filing_id": ["E1", "E2"], "version": [1, 1], "item_no": [1, 1], "hs6": ["040610", "12"]}
+    )
+    write_table(filings, "ens_filings", tmp_path / "ens_filings.parquet")
+    write_table(items, "ens_items", tmp_path / "ens_items.parquet")
+    out = tmp_path / "scores.csv"
+    run = _invoke(
+        "score",
+        "--model",
+        bundle,
+        "--declarations",
+        str(tmp_path / "new.parquet"),
+        "--ens",
+        str(tmp_path / "ens_filings.parquet"),
+        "--out",
+        str(out),
+    )
+    assert run.exit_code == 0, run.output
+    assert "scored 2 of 2" in run.output
+    assert "ENS: 1 of 2 rejected" in run.output
+    rejects = pd.read_csv(tmp_path / "scores.rejects.csv", dtype=str)
+    assert rejects[["table", "field", "value", "reason"]].values.tolist() == [
+        ["ens", "hs6", "12", "malformed_hs_code"]
+    ]
