@@ -57,7 +57,7 @@ def main() -> int:
     print(f"graph fit + transform {graph_s:>10.1f} s   ({g.shape[1]} features; <= 300 s more)")
     # The serving pipeline: the same fitted blocks plus the graph block, as all_blocks() builds.
     pipe = FeaturePipeline([*pipe.blocks, graph])
-    pipe.registry_, pipe.unmatched_controls_ = pipe_registry, 0
+    pipe.registry_, pipe.pending_controls_ = pipe_registry, None
     pipe.spec_ = pipe._spec()
     print(
         f"peak memory           {_peak_gib():>10.2f} GiB (target <= 8 GiB;"

@@ -188,25 +188,29 @@ class FeaturePipeline:
     def _with_ens(self) -> bool:
         return any(getattr(b, "with_ens_", False) for b in self.blocks)
 
+    @property
+    def unmatched_controls_(self) -> int:
+        """Control results still waiting for their declaration."""
+        pending = self.pending_controls_
+        return 0 if pending is None else len(pending)
+
     def _controls(self, controls: pd.DataFrame | None) -> ControlEvents:
         """Control results attributed to registry rows. Results whose declaration is not in
         the registry yet (feeds arrive out of order) wait in ``pending_controls_`` and are
         attributed when it arrives, as a refit on the later history would."""
         parts = [
             frame[list(PENDING_COLUMNS)]
-            for frame in (getattr(self, "pending_controls_", None), controls)
+            for frame in (self.pending_controls_, controls)
             if frame is not None and len(frame)
         ]
         if not parts:
             self.pending_controls_ = None
-            self.unmatched_controls_ = 0
             empty = np.zeros(0)
             return ControlEvents(empty.astype(np.int64), empty.astype(np.int64), empty, empty)
         table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         index = pd.Index(self.registry_.values, dtype=object)
         events, unmatched = control_events(table, index)
         self.pending_controls_ = table[unmatched].reset_index(drop=True)
-        self.unmatched_controls_ = int(unmatched.sum())
         return events
 
     def _spec(self) -> FeatureSpec:
@@ -293,7 +297,6 @@ class FeaturePipeline:
             block.set_state(state["blocks"][block.name])
         pipeline.registry_ = Vocabulary(state["registry"])
         pipeline.pending_controls_ = _pending_frame(state["pending_controls"])
-        pipeline.unmatched_controls_ = len(pipeline.pending_controls_)
         pipeline.spec_ = pipeline._spec()
         saved = FeatureSpec.from_dict(json.loads((directory / "feature_spec.json").read_text()))
         if saved.hash != pipeline.spec_.hash:

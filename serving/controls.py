@@ -53,19 +53,10 @@ class Stored:
     status: str  # "created" or "unchanged"
 
 
-def content_hash(result: dict[str, Any]) -> str:
-    """sha256 of a result with its canonical defaults (JSON, keys sorted, nulls dropped):
-    a retry spelling out a default is the same result."""
-    return _sha256_of(with_defaults(result))
-
-
-def posted_hash(result: dict[str, Any]) -> str:
-    """sha256 of the result as posted, without defaults: how results stored before
-    ``content_hash`` took the defaults in were hashed (their retries stay "unchanged")."""
-    return _sha256_of(result)
-
-
-def _sha256_of(fields: dict[str, Any]) -> str:
+def content_hash(fields: dict[str, Any]) -> str:
+    """sha256 of a result's fields (JSON, keys sorted, nulls dropped). Stored results are
+    hashed with their canonical defaults (``with_defaults``), so a retry spelling out a
+    default is the same result."""
     clean = {k: v for k, v in fields.items() if v is not None}
     return hashlib.sha256(json.dumps(clean, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -86,16 +77,17 @@ class ControlStore:
         self.db = Database(path, SCHEMA)
         self.decisions = decisions
 
+    @staticmethod
     def _completed(
-        self, result: dict[str, Any], decisions: dict[str, tuple[str, float]]
+        defaulted: dict[str, Any], decisions: dict[str, tuple[str, float]]
     ) -> dict[str, Any]:
-        """The result with canonical defaults and, when this service selected the
+        """The result (with its canonical defaults) and, when this service selected the
         declaration, its basis and propensity. A control of a declaration it did not select
         was chosen outside this policy: its propensity is unknown, and filling in the random
         arm's p would weight it in a retrain as if it were a random control."""
-        out = with_defaults(result)
+        out = dict(defaulted)
         known = out["declaration_id"] and decisions.get(out["declaration_id"])
-        if known and out["selection_basis"] == "unknown" and result.get("propensity") is None:
+        if known and out["selection_basis"] == "unknown" and out["propensity"] is None:
             basis, propensity = known
             if basis in ("model", "random"):
                 out["selection_basis"] = BASIS[basis]
@@ -110,8 +102,9 @@ class ControlStore:
         one, 0.48 s now)."""
         ids = [r["declaration_id"] for r in results if r.get("declaration_id")]
         decisions = self.decisions.decisions_of(ids)
-        hashes = [content_hash(r) for r in results]
-        completed = [self._completed(r, decisions) for r in results]
+        defaulted = [with_defaults(r) for r in results]
+        hashes = [content_hash(d) for d in defaulted]
+        completed = [self._completed(d, decisions) for d in defaulted]
         now = datetime.now(UTC).isoformat()
         out: list[Stored] = []
         conflicts: list[str] = []
@@ -125,7 +118,8 @@ class ControlStore:
                     rows.append((cid, digest, now, json.dumps(full, default=str)))
                     known[cid] = digest  # a repeat later in the request is "unchanged"
                     out.append(Stored(cid, "created"))
-                elif stored in (digest, posted_hash(result)):
+                # results stored before the defaults entered the hash: hashed as posted
+                elif stored in (digest, content_hash(result)):
                     out.append(Stored(cid, "unchanged"))
                 else:
                     conflicts.append(cid)

@@ -352,10 +352,7 @@ def score(
         except _read_errors() as exc:
             _fail(_problem(exc, declarations))
         report = summary.tables["declarations"]
-        counts = f"{report.rejected:,} rejected"
-        if report.rejected_by_reason:
-            reasons = ", ".join(f"{k} {v:,}" for k, v in report.rejected_by_reason.items())
-            counts += f" ({reasons})"
+        counts = f"{report.rejected:,} rejected{report.reasons_text}"
         if report.accepted == 0:
             _fail(f"{declarations}: no valid declaration to score; {counts} -> {rejects}")
         try:

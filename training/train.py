@@ -165,7 +165,7 @@ def train(
         hits = tr.y > 0
         smearing = smearing_factor(p_net["train"]["log_revenue"][hits], tr.revenue[hits])
         blend = replace(blend, revenue_smearing=smearing)
-        score = {k: blend.score(p_tree[k], p_net[k]["p"]) for k in parts}
+        test_score = blend.score(p_tree["test"], p_net["test"]["p"])
         # bands and warm-up points are shares of traffic: every declaration of the window
         in_valid = np.flatnonzero(split.assign(inputs.time) == "valid")
         traffic = _traffic_scores(booster, net, blend, x_all[in_valid], codes_all[in_valid])
@@ -182,7 +182,7 @@ def train(
         candidates = {
             "lgbm": (p_tree["test"], False),
             "network": (p_net["test"]["p"], False),
-            "blend": (score["test"], True),
+            "blend": (test_score, True),
             "baseline": (baseline, False),
         }
         for label, (s, calibrated) in candidates.items():
@@ -235,7 +235,7 @@ def train(
         plot_dir = work / "plots"
         plot_dir.mkdir(exist_ok=True)
         scores = {
-            "blend": score["test"],
+            "blend": test_score,
             "lgbm": p_tree["test"],
             "network": p_net["test"]["p"],
             "baseline": baseline,
@@ -246,7 +246,7 @@ def train(
         plot_paths = [
             plots.precision_curve(scores, te.y, plot_dir / "precision_at_n.png"),
             plots.pr_curve(scores, te.y, plot_dir / "pr_curve.png"),
-            plots.calibration_plot(score["test"], te.y, plot_dir / "calibration.png"),
+            plots.calibration_plot(test_score, te.y, plot_dir / "calibration.png"),
             plots.importance_plot(names, gain, plot_dir / "feature_importance.png"),
             plots.shap_summary(names, contrib, te.features[sample], plot_dir / "shap_summary.png"),
         ]

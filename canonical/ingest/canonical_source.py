@@ -81,11 +81,11 @@ def flatten_ens(filings: Path, items: Path | None, out: Path) -> Path:
     """Canonical ens_filings (+ ens_items) as the one flattened ENS file that ingest reads:
     one row per goods item with its filing version's columns (a version without items:
     one row with empty item fields, which ingest reports as a missing item)."""
+    _missing(filings, _schema_names(filings), ENS_FILINGS.fields, "ens_filings")
     f = pq.read_table(filings).to_pandas()
-    _missing(filings, list(f.columns), ENS_FILINGS.fields, "ens_filings")
     if items is not None and items.exists():
+        _missing(items, _schema_names(items), ENS_ITEMS.fields, "ens_items")
         i = pq.read_table(items).to_pandas()
-        _missing(items, list(i.columns), ENS_ITEMS.fields, "ens_items")
         f = f.merge(i, on=["filing_id", "version"], how="left", sort=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pandas(f, preserve_index=False), out)
@@ -99,8 +99,6 @@ def ingest_canonical(declarations: Path, out: Path, ens: Path | None = None) -> 
     declarations = Path(declarations)
     flat = None
     if ens is not None:
-        if not Path(ens).is_file():
-            raise IngestError(f"{ens}: file not found")
         items = Path(ens).with_name("ens_items.parquet")
         flat = flatten_ens(Path(ens), items, out.parent / f"{out.name}-ens-flat.parquet")
     try:

@@ -36,6 +36,13 @@ class TableReport:
             written=written,
         )
 
+    @property
+    def reasons_text(self) -> str:
+        """`` (reason count, ...)`` of the rejected rows; empty when none was rejected."""
+        if not self.rejected_by_reason:
+            return ""
+        return f" ({', '.join(f'{k} {v:,}' for k, v in self.rejected_by_reason.items())})"
+
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
         return {
@@ -88,11 +95,8 @@ class IngestSummary:
         for name, t in self.tables.items():
             line = (
                 f"  {name:<{width}}  read {t.read:,}  accepted {t.accepted:,}"
-                f"  rejected {t.rejected:,}"
+                f"  rejected {t.rejected:,}{t.reasons_text}"
             )
-            if t.rejected_by_reason:
-                reasons = ", ".join(f"{k} {v:,}" for k, v in t.rejected_by_reason.items())
-                line += f" ({reasons})"
             written = ", ".join(f"{table} {n:,}" for table, n in t.written.items())
             lines.append(f"{line}  -> {written}")
         lines.append(f"  {self.field_failures:,} field failure(s) in rejects.csv")

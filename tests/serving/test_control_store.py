@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from serving.controls import ControlConflictError, ControlStore, posted_hash
+from serving.controls import ControlConflictError, ControlStore, content_hash
 from serving.decision_log import DecisionLog
 from serving.storage import CHUNK_ROWS
 from tests.serving.test_decision_log import _records
@@ -87,7 +87,7 @@ def test_results_stored_under_the_earlier_hash_are_still_recognised(store) -> No
         for r in first:
             conn.execute(
                 "UPDATE control_results SET content_hash = ? WHERE control_id = ?",
-                (posted_hash(r), r["control_id"]),
+                (content_hash(r), r["control_id"]),
             )
     assert [s.status for s in store.record(first)] == ["unchanged", "unchanged"]
     with pytest.raises(ControlConflictError):

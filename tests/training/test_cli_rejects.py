@@ -48,10 +48,10 @@ def _declarations(n: int = 3) -> pd.DataFrame:
     )
 
 
-def _score(bundle: str, declarations: Path, out: Path) -> Result:
-    """``targeting score`` of canonical Parquet ``declarations`` with the real bundle."""
+def _score(bundle: str, declarations: Path, out: Path, *options: str) -> Result:
+    """``targeting score`` of ``declarations`` with the real bundle (and ``options``)."""
     return _invoke(
-        "score", "--model", bundle, "--declarations", str(declarations), "--out", str(out)
+        "score", "--model", bundle, "--declarations", str(declarations), *options, "--out", str(out)
     )
 
 
@@ -108,17 +108,7 @@ def test_score_with_mapping_writes_rejects_next_to_out(bundle: str, tmp_path: Pa
         "S3,2025-02-10T10:00:00,I1,CN,0406101000,abc\n"
     )
     out = tmp_path / "out" / "scores.csv"
-    run = _invoke(
-        "score",
-        "--model",
-        bundle,
-        "--declarations",
-        str(tmp_path / "sc.csv"),
-        "--mapping",
-        str(tmp_path / "m.yaml"),
-        "--out",
-        str(out),
-    )
+    run = _score(bundle, tmp_path / "sc.csv", out, "--mapping", str(tmp_path / "m.yaml"))
 
     assert run.exit_code == 0, run.output
     assert "scored 1 of 3; 2 rejected (wrong_type 1, unknown_country 1)" in run.output
@@ -164,18 +154,14 @@ def _no_traceback(run: Result, message: str) -> None:
 def test_score_csv_without_mapping_is_a_clear_error(bundle: str, tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("id,date\nS1,2025-02-10\n")
-    run = _invoke(
-        "score", "--model", bundle, "--declarations", str(path), "--out", str(tmp_path / "s.csv")
-    )
+    run = _score(bundle, path, tmp_path / "s.csv")
     _no_traceback(run, f"error: {path}: not a readable Parquet file")
 
 
 def test_score_non_canonical_parquet_is_a_clear_error(bundle: str, tmp_path: Path) -> None:
     path = tmp_path / "x.parquet"
     pd.DataFrame({"id": ["S1"], "val": [1.0]}).to_parquet(path)
-    run = _invoke(
-        "score", "--model", bundle, "--declarations", str(path), "--out", str(tmp_path / "s.csv")
-    )
+    run = _score(bundle, path, tmp_path / "s.csv")
     _no_traceback(run, f"error: {path}: not a canonical declarations table")
     assert "declaration_id" in run.output
 
@@ -242,16 +228,8 @@ def test_score_checks_canonical_ens_rows_too(bundle: str, tmp_path: Path) -> Non
     write_table(filings, "ens_filings", tmp_path / "ens_filings.parquet")
     write_table(items, "ens_items", tmp_path / "ens_items.parquet")
     out = tmp_path / "scores.csv"
-    run = _invoke(
-        "score",
-        "--model",
-        bundle,
-        "--declarations",
-        str(tmp_path / "new.parquet"),
-        "--ens",
-        str(tmp_path / "ens_filings.parquet"),
-        "--out",
-        str(out),
+    run = _score(
+        bundle, tmp_path / "new.parquet", out, "--ens", str(tmp_path / "ens_filings.parquet")
     )
     assert run.exit_code == 0, run.output
     assert "scored 2 of 2" in run.output
