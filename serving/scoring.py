@@ -1,7 +1,8 @@
 """Scoring with a model bundle: the one code path behind ``targeting score`` and the API.
 
-Features come from the bundle's fitted feature state (history up to training), the
-score from the ONNX scorer (CUDA when available, else CPU), reasons from LightGBM's
+Features come from the live feature state (``features.live``: the bundle's fitted state,
+with what was scored and controlled since folded in; the bundle's own state when none
+is given), the score from the ONNX scorer (CUDA when available, else CPU), reasons from LightGBM's
 TreeSHAP contributions grouped into reason codes.
 """
 
@@ -103,11 +104,16 @@ class Scorer:
         require_gpu: bool = False,
         threads: int | None = None,
         spinning: bool = True,
+        pipeline: FeaturePipeline | None = None,
     ) -> None:
+        """``pipeline``: a live state of this bundle's features to score from instead of the
+        bundle's own (``features.live``); it must have the bundle's feature spec."""
         self.info = info
         self.manifest = info.manifest
         try:
-            self.pipeline = FeaturePipeline.load(info.path(FEATURES_DIR), blocks=all_blocks())
+            self.pipeline = pipeline or FeaturePipeline.load(
+                info.path(FEATURES_DIR), blocks=all_blocks()
+            )
         except (ValueError, KeyError, OSError) as exc:
             raise BundleError(f"{info.directory}: feature state unusable ({exc})") from exc
         if self.pipeline.spec_.hash != self.manifest.get("feature_spec_hash"):

@@ -314,21 +314,41 @@ def score(
         Path | None, typer.Option(help="Mapping YAML; omit for canonical Parquet.")
     ] = None,
     ens: Annotated[Path | None, typer.Option(help="ENS file of these declarations.")] = None,
+    controls: Annotated[
+        Path | None,
+        typer.Option(help="Canonical controls Parquet: results known since the last run."),
+    ] = None,
     model: Annotated[
         str | None, typer.Option(help="Bundle path or models:/ URI; default champion.")
     ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(help="Live feature state folder (default TARGETING_LIVE_STATE_DIR)."),
+    ] = None,
+    frozen: Annotated[
+        bool,
+        typer.Option(help="Score from the bundle's training-end state; fold and save nothing."),
+    ] = False,
 ) -> None:
     """Score new declarations: id, score, expected revenue, risk band, top 3 reason codes.
 
     Every row gets the per-row checks of ``ingest`` (canonical Parquet included): only the
-    valid rows are scored and the others are explained in ``<out>.rejects.csv``.
+    valid rows are scored and the others are explained in ``<out>.rejects.csv``. Scoring
+    reads the model's live feature state: the declarations scored before (and the control
+    results given with ``--controls``) are folded in, these ones after their own features
+    are computed, and the state is saved for the next run. A mapping's ``label`` section is
+    ignored here.
     """
     import tempfile
 
+    from canonical.frames import read_table
     from canonical.ingest import REJECTS_FILE, IngestError, IngestSummary
     from canonical.ingest.canonical_source import ingest_canonical
-    from models.bundle import BundleError
-    from serving.scoring import Scorer, scored_table
+    from features.live import STALE_AFTER_DAYS
+    from features.timebase import to_seconds
+    from models.bundle import BundleError, read_bundle
+    from serving.live import open_live_scorer
+    from serving.scoring import scored_table
     from training.sources import canonical_frames, ingested_frames
     from training.tracking import resolve_model
 
@@ -340,7 +360,7 @@ def score(
         try:
             if mapping is not None:
                 frames, summary = ingested_frames(
-                    declarations, mapping, work / "canonical", ens=ens
+                    declarations, mapping, work / "canonical", ens=ens, use_label=False
                 )
             else:
                 summary = ingest_canonical(declarations, work / "canonical", ens=ens)
@@ -351,22 +371,40 @@ def score(
             _fail(str(exc))
         except _read_errors() as exc:
             _fail(_problem(exc, declarations))
+        try:
+            results = read_table(controls, "controls") if controls is not None else None
+        except _read_errors() as exc:
+            _fail(_problem(exc, controls))
         report = summary.tables["declarations"]
         counts = f"{report.rejected:,} rejected{report.reasons_text}"
         if report.accepted == 0:
             _fail(f"{declarations}: no valid declaration to score; {counts} -> {rejects}")
+        root = state or settings.live_state_dir
         try:
             bundle = resolve_model(settings.mlruns_dir, model, work / "model")
-            scorer = Scorer.from_bundle(bundle)
+            opened = open_live_scorer(read_bundle(bundle), root)
         except (BundleError, FileNotFoundError) as exc:
             _fail(str(exc))
-        batch = scorer.score_frame(
-            frames["declarations"], frames.get("ens_filings"), frames.get("ens_items")
-        )
+        scorer, live = opened.scorer, opened.live
+        d = frames["declarations"].sort_values("lodged_at", kind="stable")
+        f, i = frames.get("ens_filings"), frames.get("ens_items")
+        if frozen:
+            past = live.stale_days(to_seconds(d["lodged_at"]))
+            if past > STALE_AFTER_DAYS:
+                typer.echo(
+                    f"warning: rows lie up to {past:.0f} days past the feature state's end"
+                    " and --frozen folds nothing: activity counts read as if every party"
+                    " had gone quiet",
+                    err=True,
+                )
+        else:
+            live.fold(d, results, f, i)  # each row still sees only facts strictly before it
+        batch = scorer.score_frame(frames["declarations"], f, i)
         table = scored_table(batch)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             table.to_csv(out, index=False)
+            saved = None if frozen else live.save(root)
         except OSError as exc:
             _fail(_problem(exc, out))
     typer.echo(f"scored {len(table):,} of {report.read:,}; {counts} -> {rejects}")
@@ -374,6 +412,13 @@ def score(
     if ens_report is not None and ens_report.rejected:
         typer.echo(f"ENS: {ens_report.rejected:,} of {ens_report.read:,} rejected -> {rejects}")
     typer.echo(f"scores of {bundle} on {scorer.provider} -> {out}")
+    if saved is not None:
+        meta = live.meta
+        typer.echo(
+            f"live feature state {'resumed' if opened.resumed else 'started'} -> {saved}:"
+            f" {meta.folded_declarations:,} declarations and {meta.folded_controls:,} results"
+            f" folded since training"
+        )
     typer.echo(table["risk_band"].value_counts().to_string())
 
 

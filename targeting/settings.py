@@ -20,4 +20,6 @@ class TargetingSettings(BaseSettings):
     data_dir: Path = Path("data")
     world_dir: Path = Path("data/world")
     mlruns_dir: Path = Path("mlruns")
+    # Live feature states of ``targeting score`` (one per model bundle; see features.live).
+    live_state_dir: Path = Path("data/live-state")
     log_level: str = "INFO"

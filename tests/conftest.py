@@ -13,3 +13,9 @@ SMALL = WorldConfig(seed=11, days=120, declarations_per_day=500)
 def small_world() -> World:
     """60,000 declarations over 120 days."""
     return generate_world(SMALL)
+
+
+@pytest.fixture(autouse=True)
+def _live_state_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    """``targeting score`` saves live feature states: never into the checkout's data/."""
+    monkeypatch.setenv("TARGETING_LIVE_STATE_DIR", str(tmp_path_factory.mktemp("live-state")))

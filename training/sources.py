@@ -25,7 +25,11 @@ def ingested_frames(
     work: Path,
     controls: Path | None = None,
     ens: Path | None = None,
+    use_label: bool = True,
 ) -> tuple[dict[str, pd.DataFrame], IngestSummary]:
-    """Ingest source files through ``mapping`` into ``work`` and read them back."""
-    summary = ingest_files(declarations, mapping, work, ens=ens, controls=controls)
+    """Ingest source files through ``mapping`` into ``work`` and read them back
+    (``use_label=False``: scoring, the mapping's label section is ignored)."""
+    summary = ingest_files(
+        declarations, mapping, work, ens=ens, controls=controls, use_label=use_label
+    )
     return canonical_frames(work), summary

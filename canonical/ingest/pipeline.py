@@ -67,6 +67,7 @@ def ingest_files(
     out: Path,
     ens: Path | None = None,
     controls: Path | None = None,
+    use_label: bool = True,
 ) -> IngestSummary:
     """Ingest an administration's files into canonical Parquet tables in ``out``.
 
@@ -74,7 +75,8 @@ def ingest_files(
     per failed field) and ``ingest_summary.json``; tables of an earlier run in ``out``
     are removed. ``mapping`` is a YAML file or an already built ``Mapping`` (messages then
     name the declarations file). Raises ``IngestError`` for input that cannot be read at
-    all (file, encoding, CSV shape, mapping).
+    all (file, encoding, CSV shape, mapping). ``use_label=False`` ignores the declarations
+    section's ``label`` (scoring: the training mapping serves files without the column).
     """
     if isinstance(mapping, Mapping):
         spec, mapping = mapping, Path(declarations)  # messages name the source instead
@@ -83,6 +85,9 @@ def ingest_files(
         spec = load_mapping(mapping)
     out = Path(out)
     decl_section = _require(spec.declarations, "declarations", mapping, Path(declarations))
+    if not use_label and decl_section.label is not None:
+        decl_section = decl_section.model_copy(update={"label": None})
+        spec = spec.model_copy(update={"declarations": decl_section})
     if controls is not None and decl_section.label is not None:
         raise IngestError(
             f"{mapping}: ambiguous labels: the declarations section maps a `label` and a controls"

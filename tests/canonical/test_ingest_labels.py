@@ -87,3 +87,22 @@ def test_known_after_must_be_days_or_hours(value: str) -> None:
     text = (MAPPING % "").replace("revenue: rev}", f"revenue: rev, known_after: {value!r}}}")
     with pytest.raises(IngestError, match="known_after must be like 30d or 36h"):
         parse_mapping(text)
+
+
+def test_scoring_ignores_the_label_section_of_the_training_mapping(tmp_path) -> None:
+    """``targeting score`` reads files without the label column through the mapping that
+    trained the model: ``use_label=False`` drops the section instead of failing."""
+    from canonical.frames import read_dataset
+    from canonical.ingest import ingest_files
+
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MAPPING % "")
+    unlabelled = tmp_path / "new.csv"
+    unlabelled.write_text("id\nN1\nN2\n")
+    with pytest.raises(IngestError, match="illicit"):
+        ingest_files(unlabelled, mapping, tmp_path / "strict")
+    summary = ingest_files(unlabelled, mapping, tmp_path / "out", use_label=False)
+    tables = read_dataset(tmp_path / "out")
+    assert list(tables["declarations"].declaration_id) == ["N1", "N2"]
+    assert "controls" not in tables
+    assert summary.tables["declarations"].accepted == 2
