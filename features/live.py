@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -146,23 +147,31 @@ class LiveState:
 
     # ----- persistence ---------------------------------------------------------------
     def save(self, root: Path, keep: int = 2) -> Path:
-        """Write a new generation under ``root/<source>`` and make it current (atomic)."""
+        """Write a new generation under ``root/<source>`` and make it current (atomic; two
+        processes saving at once each write their own generation, the later one wins)."""
         home = Path(root) / self.meta.source
         home.mkdir(parents=True, exist_ok=True)
         previous = _current(home)
-        number = 0 if previous is None else int(previous.name) + 1
-        target = home / f"{number:08d}"
-        if target.exists():
-            shutil.rmtree(target)
-        self.meta.saved_at = datetime.now(UTC).isoformat()
-        self.pipeline.save(target / PIPELINE_DIR)
-        (target / META).write_text(json.dumps(self.meta.to_dict(), indent=1))
-        pointer = home / f".{CURRENT}.tmp"
+        number = 0 if previous is None else int(previous.name.split("-")[0]) + 1
+        work = Path(tempfile.mkdtemp(dir=home, prefix=".saving-"))
+        try:
+            self.meta.saved_at = datetime.now(UTC).isoformat()
+            self.pipeline.save(work / PIPELINE_DIR)
+            (work / META).write_text(json.dumps(self.meta.to_dict(), indent=1))
+            target = home / f"{number:08d}-{os.getpid()}"
+            if target.exists():
+                shutil.rmtree(target)
+            os.rename(work, target)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        pointer = home / f".{CURRENT}.{os.getpid()}.tmp"
         pointer.write_text(target.name)
         os.replace(pointer, home / CURRENT)
-        generations = sorted(p for p in home.iterdir() if p.is_dir() and p.name.isdigit())
+        generations = sorted(p for p in home.iterdir() if p.is_dir() and p.name[:1].isdigit())
         for old in generations[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
+            if old.name != target.name:
+                shutil.rmtree(old, ignore_errors=True)
         return target
 
     @classmethod

@@ -84,8 +84,23 @@ class DecisionEngine:
         self._selector_of = ""
 
     def light(self, jobs: Sequence[ScoreJob]) -> bool:
-        """Whether a batch is small enough to run on the event loop (see batching)."""
+        """Whether a batch is small enough to run on the event loop (see batching); a
+        batch that folds the live state first never is."""
+        live = self.holder.current.live
+        if live is not None and live.due():
+            return False
         return sum(len(job.records) for job in jobs) <= self.inline_rows
+
+    def fold(self, model: LoadedModel) -> None:
+        """Fold what the log and the control store gained into the model's live state,
+        when due (on the batch path: never beside a scoring call of the same model)."""
+        live = model.live
+        if live is None or not live.due():
+            return
+        report = live.fold()
+        self.metrics.folds.observe(report.seconds)
+        self.metrics.folded.labels("declarations").inc(report.declarations)
+        self.metrics.folded.labels("controls").inc(report.controls)
 
     def selector(self, model: LoadedModel) -> Selector:
         """The selector of ``model`` (a fresh window after a model change)."""
@@ -106,6 +121,7 @@ class DecisionEngine:
     def process(self, jobs: Sequence[ScoreJob]) -> list[list[Outcome]]:
         """Outcomes per job, not yet logged (``commit`` does that)."""
         model = self.holder.current
+        self.fold(model)
         scorer = model.scorer
         records = [r for job in jobs for r in job.records]
         want_reasons = any(job.reasons for job in jobs)
@@ -163,6 +179,8 @@ class DecisionEngine:
                 answers.append(Outcome(record, job.reasons, ref))
                 i += 1
             out.append(answers)
+        if model.live is not None:
+            model.live.remember([o.record.decision_id for a in out for o in a], records)
         self._observe(scores, decisions, selector)
         return out
 

@@ -66,6 +66,19 @@ class Metrics:
             buckets=COMMIT_BUCKETS,
             registry=r,
         )
+        self.folds = Histogram(
+            "targeting_live_state_fold_seconds",
+            "Time to fold the decision log's and control store's news into the live feature"
+            " state (the batch after a due fold waits for it).",
+            buckets=COMMIT_BUCKETS,
+            registry=r,
+        )
+        self.folded = Counter(
+            "targeting_live_state_folded",
+            "Declarations and control results folded into the live feature state.",
+            ["kind"],
+            registry=r,
+        )
         self.reloads = Counter(
             "targeting_model_reloads", "Model reloads by outcome.", ["outcome"], registry=r
         )

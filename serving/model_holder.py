@@ -2,7 +2,9 @@
 
 ``load_model`` resolves the URI, reads the bundle (checksums), builds the scorer
 (feature spec hash, execution provider) and runs the smoke test; any failure is a
-``ModelLoadError`` naming the cause, and nothing changes; then it is warmed up
+``ModelLoadError`` naming the cause, and nothing changes; then its live feature state is
+opened (the latest checkpoint, else the bundle's state) and caught up with the decision
+log and the control store (``serving.folding``), and it is warmed up
 (``serving.warmup``). ``ModelHolder.current`` is one attribute read: a micro-batch
 takes the model once and finishes on it, so a swap never interrupts a request; the
 old scorer is freed when its last batch ends.
@@ -17,8 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from features.live import LiveState
+from graph.pipeline_blocks import all_blocks
 from models.bundle import BundleError
 from serving.bundle_check import smoke_test
+from serving.folding import LiveFolder
+from serving.live import bundle_source, state_end_of
 from serving.registry import resolve
 from serving.scoring import Scorer
 from serving.selection import warmup_threshold
@@ -54,6 +60,7 @@ class LoadedModel:
     directory: Path
     loaded_at: datetime
     load_id: str  # distinguishes two loads of the same version
+    live: LiveFolder | None = None  # None: scores from the bundle's state (folding off)
 
     @property
     def feature_spec_hash(self) -> str:
@@ -74,7 +81,8 @@ def load_model(uri: str, settings: ServingSettings) -> LoadedModel:
             threads=settings.onnx_threads,
             spinning=False,  # a server's other threads need the cores between runs
         )
-        smoke_test(scorer)
+        smoke_test(scorer)  # on the bundle's own state: the figures the manifest holds
+        live = open_folder(scorer, settings) if settings.fold_interval_s > 0 else None
         warm_up(scorer, settings.warmup_rows)
         warmup_threshold(scorer.manifest, settings.model_rate)
     except BundleError as exc:
@@ -89,7 +97,29 @@ def load_model(uri: str, settings: ServingSettings) -> LoadedModel:
         directory=found.directory,
         loaded_at=datetime.now(UTC),
         load_id=uuid.uuid4().hex,
+        live=live,
     )
+
+
+def open_folder(scorer: Scorer, settings: ServingSettings) -> LiveFolder:
+    """The live state of ``scorer``'s bundle (checkpoint or bundle state), caught up with
+    the log; the scorer reads it from now on."""
+    source = bundle_source(scorer.manifest)
+    live = LiveState.load(settings.live_state_dir, source, blocks=all_blocks())
+    if live is None:
+        live = LiveState.start(scorer.pipeline, source, state_end_of(scorer.manifest))
+    elif live.pipeline.spec_.hash != scorer.pipeline.spec_.hash:
+        raise BundleError(f"live state {source}: feature spec differs from the bundle's")
+    scorer.pipeline = live.pipeline
+    folder = LiveFolder(
+        live,
+        settings.decision_db,
+        settings.fold_interval_s,
+        settings.live_state_dir,
+        settings.checkpoint_interval_s,
+    )
+    folder.catch_up()
+    return folder
 
 
 class ModelHolder:

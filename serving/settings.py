@@ -68,6 +68,12 @@ class ServingSettings(BaseSettings):
     # traders could choose ids the arm never draws. Empty: a key made at start-up (draws
     # then change on restart), or one from selection_seed when that is set (tests).
     exploration_key: SecretStr = SecretStr("")
+    # Live feature state (serving.folding): every decision's declaration and every control
+    # result are folded into the model's feature state at most this often (0: never; the
+    # model then scores from its training-end state), checkpointed under live_state_dir.
+    fold_interval_s: float = Field(5.0, ge=0, le=3_600)
+    checkpoint_interval_s: float = Field(600.0, ge=1)
+    live_state_dir: Path = Field(description="default: DATA_DIR/serving/live-state")
     # Storage: decision log and control results (SQLite, WAL, synchronous=FULL).
     decision_db: Path = Field(description="default: DATA_DIR/serving/decisions.sqlite")
     # API keys: HMAC-SHA256(pepper, key) hex digests -> role. ``api_keys`` (plain key ->
@@ -96,6 +102,7 @@ class ServingSettings(BaseSettings):
             data = Path(values.get("data_dir") or "data")
             values.setdefault("model_cache_dir", data / "serving" / "models")
             values.setdefault("decision_db", data / "serving" / "decisions.sqlite")
+            values.setdefault("live_state_dir", data / "serving" / "live-state")
         return values
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ from serving.batching import MicroBatcher
 from serving.controls import ControlStore
 from serving.decision_log import DecisionLog
 from serving.engine import DecisionEngine, Outcome, ScoreJob
+from serving.folding import LiveFolder
 from serving.metrics import Metrics
 from serving.model_holder import LoadedModel, ModelHolder, load_model
 from serving.reason_rows import find_explainer
@@ -125,6 +126,13 @@ async def open_state(
     return state
 
 
+def _final_checkpoint(live: LiveFolder) -> None:
+    live.interval_s = 0.0
+    live.fold()
+    live.checkpoint()
+    live.close()
+
+
 async def close_state(state: AppState) -> None:
     """Stop polling, answer what is queued, close the databases."""
     if state.poller is not None:
@@ -132,5 +140,8 @@ async def close_state(state: AppState) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await state.poller
     await state.batcher.stop()
+    live = state.holder.current.live
+    if live is not None:  # nothing scores any more: fold the last news and keep them
+        await asyncio.to_thread(_final_checkpoint, live)
     state.controls.close()
     state.log.close()

@@ -73,6 +73,7 @@ def make_settings(trained: Trained, directory: Path, **overrides: Any) -> Servin
         "mlruns_dir": trained.mlruns,
         "model_cache_dir": directory / "cache",
         "decision_db": directory / "decisions.sqlite",
+        "live_state_dir": directory / "live-state",
         "device": "cpu",
         "api_key_pepper": PEPPER,
         "api_keys": KEYS,

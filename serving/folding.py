@@ -1,0 +1,201 @@
+"""The API's live feature state: the decision log and the control store, tailed and folded.
+
+Every process serving a model keeps its own live state (``features.live.LiveState``)
+and folds into it, at most every ``fold_interval_s`` seconds, what the shared SQLite
+files gained since it last looked: the declarations of every decision (its own and
+other processes'), in log order, and every control result. The decision log is the
+event stream: what a process folds is exactly what was acknowledged, so all processes
+converge on the same state, each at most one interval (plus a fold) behind the others,
+and a restart loses nothing: the state is checkpointed every ``checkpoint_interval_s``
+with the log positions it covers, and a starting process loads the checkpoint and folds
+the rest of the log before it serves.
+
+Own decisions are folded from the records the engine scored (``remember``), not parsed
+back from their stored JSON; other processes' from the JSON. A fold runs on the
+engine's one batch path (``DecisionEngine.process``), never beside a scoring call, so
+the pipeline is never read while it changes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from canonical.frames import conform
+from canonical.schema import CONTROLS
+from features.live import LiveState
+from serving.schemas import scoring_record
+
+logger = logging.getLogger("serving.folding")
+TAIL_ROWS = 20_000  # log rows read per statement while catching up
+DECISIONS = "decisions"
+CONTROLS_STREAM = "controls"
+
+
+@dataclass(frozen=True)
+class FoldReport:
+    """What one fold took in."""
+
+    declarations: int
+    controls: int
+    seconds: float
+    checkpoint: Path | None
+
+
+def _read(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
+    try:
+        return conn.execute(sql, args).fetchall()
+    except sqlite3.OperationalError as exc:  # a log not created yet holds nothing
+        if "no such table" in str(exc):
+            return []
+        raise
+
+
+class LiveFolder:
+    """Folds a serving model's decisions and control results into its live state."""
+
+    def __init__(
+        self,
+        live: LiveState,
+        database: Path,
+        interval_s: float,
+        checkpoint_root: Path | None,
+        checkpoint_interval_s: float,
+    ) -> None:
+        self.live = live
+        self.database = database
+        self.interval_s = interval_s
+        self.checkpoint_root = checkpoint_root
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self._own: dict[str, dict[str, Any]] = {}
+        self._last_fold = time.monotonic()
+        self._last_checkpoint = time.monotonic()
+        self._conn: sqlite3.Connection | None = None
+
+    # ----- what the engine calls -----------------------------------------------------
+    def remember(self, decision_ids: Sequence[str], records: Sequence[dict[str, Any]]) -> None:
+        """The scored records of decisions about to be logged (folded once they are)."""
+        self._own.update(zip(decision_ids, records, strict=True))
+
+    def due(self) -> bool:
+        """Whether the next batch should fold first."""
+        return time.monotonic() - self._last_fold >= self.interval_s
+
+    def fold(self) -> FoldReport:
+        """Fold what the log and the control store gained since the last fold."""
+        began = time.perf_counter()
+        declarations = self._fold_decisions()
+        controls = self._fold_controls()
+        self._last_fold = time.monotonic()
+        checkpoint = None
+        if (
+            self.checkpoint_root is not None
+            and time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s
+        ):
+            checkpoint = self.checkpoint()
+        return FoldReport(declarations, controls, time.perf_counter() - began, checkpoint)
+
+    def catch_up(self) -> FoldReport:
+        """Fold everything after the state's positions (at load, before serving)."""
+        report = self.fold()
+        logger.info(
+            "live state %s: caught up %d declarations and %d control results in %.1f s",
+            self.live.meta.source,
+            report.declarations,
+            report.controls,
+            report.seconds,
+        )
+        return report
+
+    def checkpoint(self) -> Path | None:
+        """Save the state with the positions it covers."""
+        if self.checkpoint_root is None:
+            return None
+        path = self.live.save(self.checkpoint_root)
+        self._last_checkpoint = time.monotonic()
+        return path
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # ----- tailing -------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection | None:
+        if self._conn is None:
+            if not self.database.exists():
+                return None
+            self._conn = sqlite3.connect(self.database, check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout=10000")
+            self._conn.row_factory = sqlite3.Row
+        return self._conn
+
+    def _fold_decisions(self) -> int:
+        conn = self._connection()
+        if conn is None:
+            return 0
+        positions = self.live.meta.positions
+        total = 0
+        while True:
+            since = positions.get(DECISIONS, 0)
+            rows = _read(
+                conn,
+                "SELECT rowid, decision_id, declaration FROM decisions WHERE rowid > ?"
+                " ORDER BY rowid LIMIT ?",
+                (since, TAIL_ROWS),
+            )
+            if not rows:
+                break
+            records = []
+            for row in rows:
+                own = self._own.pop(row["decision_id"], None)
+                records.append(
+                    own if own is not None else scoring_record(json.loads(row["declaration"]))
+                )
+            self.live.fold_records(records)
+            positions[DECISIONS] = int(rows[-1]["rowid"])
+            total += len(rows)
+            if len(rows) < TAIL_ROWS:
+                break
+        self._forget_unlogged()
+        return total
+
+    def _forget_unlogged(self) -> None:
+        """Records of batches whose commit failed never reach the log: drop old ones."""
+        if len(self._own) > 4 * TAIL_ROWS:
+            self._own.clear()
+
+    def _fold_controls(self) -> int:
+        conn = self._connection()
+        if conn is None:
+            return 0
+        positions = self.live.meta.positions
+        total = 0
+        while True:
+            since = positions.get(CONTROLS_STREAM, 0)
+            rows = _read(
+                conn,
+                "SELECT rowid, result FROM control_results WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (since, TAIL_ROWS),
+            )
+            if not rows:
+                break
+            frame = pd.DataFrame([json.loads(r["result"]) for r in rows], columns=CONTROLS.names)
+            frame["controlled_at"] = pd.to_datetime(
+                frame["controlled_at"], utc=True, format="ISO8601"
+            )
+            frame = conform(frame, "controls").dropna(subset=["declaration_id"])
+            self.live.fold(controls=frame)
+            positions[CONTROLS_STREAM] = int(rows[-1]["rowid"])
+            total += len(rows)
+            if len(rows) < TAIL_ROWS:
+                break
+        return total
