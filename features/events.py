@@ -3,6 +3,9 @@
 Each event has an entity code, a time and optional values. Keys pack (code, time) into
 one int64 so that "events of entity e strictly before t" is a binary search, for one
 row or a million. Prefix sums of the values give window sums in O(log n).
+
+``EventIndex`` is one sorted array; ``features.layered.LayeredIndex`` puts a small one
+in front of a large one so that new events can be folded in cheaply.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 from features.timebase import MAX_TIME
 
 _SHIFT = np.int64(32)
+_TIME_MASK = np.int64(0xFFFFFFFF)
 
 
 def pack(codes: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -30,18 +34,52 @@ class EventIndex:
         keep = codes >= 0
         keys = pack(codes[keep], times[keep])
         order = np.argsort(keys, kind="stable")
-        self.keys = keys[order]
-        self.times = times[keep][order]
-        self.prefix = {
-            name: np.concatenate([[0.0], np.cumsum(np.asarray(v, dtype=np.float64)[keep][order])])
-            for name, v in values.items()
+        sorted_values = {
+            name: np.asarray(v, dtype=np.float64)[keep][order] for name, v in values.items()
         }
-        # First position of every code (CSR offsets): "all events before t" needs one search.
-        top = int(self.keys[-1] >> _SHIFT) + 2 if len(self.keys) else 1
-        self.starts = np.searchsorted(self.keys >> _SHIFT, np.arange(top, dtype=np.int64))
+        self._set(keys[order], sorted_values)
+
+    @classmethod
+    def from_sorted(cls, keys: np.ndarray, values: dict[str, np.ndarray]) -> EventIndex:
+        """An index over keys already sorted, with their values in the same order."""
+        out = cls.__new__(cls)
+        out._set(keys, values)
+        return out
+
+    def _set(self, keys: np.ndarray, values: dict[str, np.ndarray]) -> None:
+        self.keys = keys
+        self.values = values  # in key order: what a merge needs
+        self.prefix = {name: np.concatenate([[0.0], np.cumsum(v)]) for name, v in values.items()}
+        self._starts: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Time of every event, in key order."""
+        return self.keys & _TIME_MASK
+
+    @property
+    def starts(self) -> np.ndarray:
+        """First position of every code (CSR offsets): "all events before t" needs one
+        search. Built on first use (a small index in front of a large one never needs it)."""
+        if self._starts is None:
+            codes = self.keys >> _SHIFT
+            counts = np.bincount(codes, minlength=1) if len(codes) else np.zeros(1, np.int64)
+            self._starts = np.concatenate([[0], np.cumsum(counts)])
+        return self._starts
+
+    def merged(self, other: EventIndex) -> EventIndex:
+        """A new index holding the events of both (a linear merge of the sorted arrays)."""
+        if not len(other):
+            return self
+        if not len(self):
+            return other
+        at = np.searchsorted(self.keys, other.keys, side="right")
+        keys = np.insert(self.keys, at, other.keys)
+        values = {name: np.insert(v, at, other.values[name]) for name, v in self.values.items()}
+        return EventIndex.from_sorted(keys, values)
 
     def order(self, codes: np.ndarray, times: np.ndarray) -> np.ndarray | None:
         """A sorting permutation of the flattened queries (None for small batches).
@@ -70,10 +108,13 @@ class EventIndex:
         return np.where(np.asarray(codes) < 0, 0, pos)
 
     def starts_of(self, codes: np.ndarray) -> np.ndarray:
-        """Position of each code's first event (a gather, no search); 0 for unseen codes."""
+        """Position of each code's first event (a gather, no search); 0 for unseen codes,
+        the end for codes past the last one with events."""
         codes = np.asarray(codes)
-        known = (codes >= 0) & (codes < len(self.starts))
-        return np.where(known, self.starts[np.where(known, codes, 0)], 0)
+        starts = self.starts
+        inside = codes < len(starts)
+        found = starts[np.where(inside & (codes >= 0), codes, 0)]
+        return np.where(codes < 0, 0, np.where(inside, found, len(self.keys)))
 
     def bounds(
         self, codes: np.ndarray, start: np.ndarray, end: np.ndarray, order: np.ndarray | None = None
@@ -103,5 +144,5 @@ class EventIndex:
         lo, hi = self.bounds(codes, np.zeros_like(end), end, order)
         out = np.full(np.shape(lo), -1, dtype=np.int64)
         has = hi > lo
-        out[has] = self.times[lo[has]]
+        out[has] = self.keys[lo[has]] & _TIME_MASK
         return out

@@ -6,16 +6,24 @@ import numpy as np
 import pandas as pd
 
 from features.blocks import ControlEvents, EnsEvents
-from features.inputs import ens_content_keys
+from features.inputs import ens_content_keys, text_column
 from features.timebase import to_seconds
+from features.vocab import Vocabulary
 
 HIT_OUTCOMES = ("irregularity", "seizure")
 
 
-def control_events(controls: pd.DataFrame, registry: pd.Index) -> tuple[ControlEvents, np.ndarray]:
+def control_events(
+    controls: pd.DataFrame, registry: pd.Index | Vocabulary
+) -> tuple[ControlEvents, np.ndarray]:
     """Controls attributed to registry rows by declaration_id, and the mask of those whose
-    declaration is not in the registry."""
-    rows = registry.get_indexer(pd.Index(controls["declaration_id"].astype(object)))
+    declaration is not in the registry (declaration ids in row order, as an index or as
+    the pipeline's vocabulary)."""
+    ids = controls["declaration_id"].astype(object).to_numpy()
+    if isinstance(registry, Vocabulary):
+        rows = registry.codes(ids)
+    else:
+        rows = registry.get_indexer(pd.Index(ids, dtype=object))
     known = rows >= 0
     hit = controls["outcome"].isin(HIT_OUTCOMES).to_numpy(dtype=np.float64)
     revenue = controls["revenue_recovered"].fillna(0.0).to_numpy(dtype=np.float64)
@@ -41,20 +49,45 @@ def ens_events(filings: pd.DataFrame) -> EnsEvents:
     First-version content is what customs knew from the start; later amendments are not
     allowed to change what earlier rows saw.
     """
-    f = filings.sort_values(["filing_id", "version"])
-    first = f.groupby("filing_id", sort=False)["filed_at"].min()
-    head = f.drop_duplicates("filing_id", keep="first").set_index("filing_id")
-    arrival = to_seconds(head["expected_arrival"]).astype(np.float64)
-    arrival[head["expected_arrival"].isna().to_numpy()] = np.nan
-    given = head.notna()
-    key = ens_content_keys(
-        head["consignor_id"].astype(object).where(given["consignor_id"], None).to_numpy(),
-        head["consignee_id"].astype(object).where(given["consignee_id"], None).to_numpy(),
-        arrival,
-        head["itinerary"].astype(object).where(given["itinerary"], None).to_numpy(),
+    n = len(filings)
+    arrival = to_seconds(filings["expected_arrival"]).astype(np.float64)
+    arrival[filings["expected_arrival"].isna().to_numpy()] = np.nan
+    return ens_events_of(
+        filing_id=text_column(filings["filing_id"], n),
+        version=filings["version"].to_numpy(np.int64),
+        filed_at=to_seconds(filings["filed_at"]),
+        consignor=text_column(filings["consignor_id"], n),
+        consignee=text_column(filings["consignee_id"], n),
+        arrival=arrival,
+        itinerary=text_column(filings["itinerary"], n),
     )
+
+
+def ens_events_of(
+    filing_id: np.ndarray,
+    version: np.ndarray,
+    filed_at: np.ndarray,
+    consignor: np.ndarray,
+    consignee: np.ndarray,
+    arrival: np.ndarray,
+    itinerary: np.ndarray,
+) -> EnsEvents:
+    """``ens_events`` of filing versions as numpy columns (the API folds embedded ENS
+    this way, without a DataFrame): times in seconds, arrival NaN when missing."""
+    filing_id = np.asarray(filing_id, dtype=object)
+    codes, _ = pd.factorize(pd.Series(filing_id, dtype=object))
+    order = np.lexsort((np.asarray(version, np.int64), codes))
+    order = order[codes[order] >= 0]  # a version without a filing id belongs to no filing
+    if len(order) == 0:
+        empty = np.zeros(0, dtype=object)
+        return EnsEvents(empty, empty.copy(), np.zeros(0, dtype=np.int64))
+    head = np.r_[True, codes[order][1:] != codes[order][:-1]]
+    starts = np.flatnonzero(head)
+    first = order[starts]  # the lowest version of each filing
     return EnsEvents(
-        filing_id=head.index.to_numpy(dtype=object),
-        content_key=key,
-        first_filed=to_seconds(first.reindex(head.index)),
+        filing_id=filing_id[first],
+        content_key=ens_content_keys(
+            consignor[first], consignee[first], arrival[first], itinerary[first]
+        ),
+        first_filed=np.minimum.reduceat(np.asarray(filed_at, np.int64)[order], starts),
     )

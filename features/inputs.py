@@ -92,6 +92,11 @@ def _text(values: Any, n: int) -> np.ndarray:
     return series.where(series.notna(), None).to_numpy(dtype=object)
 
 
+def text_column(values: Any, n: int) -> np.ndarray:
+    """Object array with None for missing values (``n`` Nones when ``values`` is None)."""
+    return _text(values, n)
+
+
 def _number(values: Any, n: int) -> np.ndarray:
     if values is None:
         return np.full(n, np.nan)
@@ -290,9 +295,89 @@ def _record_time(value: Any) -> int:
     return int(stamp.value // 1_000_000_000)
 
 
-def inputs_from_records(records: list[dict[str, Any]], with_ens: bool) -> Inputs:
+EnsTables = tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
+FILING_FIELDS = (
+    "row",
+    "filing_id",
+    "version",
+    "filed_at",
+    "filing_type",
+    "carrier_id",
+    "carrier_aeo",
+    "itinerary",
+    "consignor_id",
+    "consignee_id",
+    "expected_arrival",
+)
+FILING_TYPES = (
+    np.int64,
+    object,
+    np.int64,
+    np.int64,
+    object,
+    object,
+    bool,
+    object,
+    object,
+    object,
+    np.float64,
+)
+ITEM_FIELDS = ("row", "version", "hs6", "gross_mass_kg", "containerised")
+ITEM_TYPES = (np.int64, np.int64, object, np.float64, bool)
+
+
+def records_ens_tables(records: list[dict[str, Any]]) -> EnsTables:
+    """The embedded ENS versions and items of declaration dicts as numpy columns, each
+    row tagged with its declaration's position (``row``); times in seconds."""
+    f_rows: list[tuple] = []
+    i_rows: list[tuple] = []
+    for row, rec in enumerate(records):
+        embedded = rec.get("ens") or {}
+        for v in embedded.get("versions", []):
+            arrival = v.get("expected_arrival")
+            f_rows.append(
+                (
+                    row,
+                    v["filing_id"],
+                    int(v.get("version", 1)),
+                    _record_time(v["filed_at"]),
+                    v.get("filing_type"),
+                    v.get("carrier_id"),
+                    bool(v.get("carrier_aeo") or False),
+                    v.get("itinerary"),
+                    v.get("consignor_id"),
+                    v.get("consignee_id"),
+                    np.nan if arrival is None else float(_record_time(arrival)),
+                )
+            )
+        for it in embedded.get("items", []):
+            mass = it.get("gross_mass_kg")
+            i_rows.append(
+                (
+                    row,
+                    int(it.get("version", 1)),
+                    it.get("hs6"),
+                    np.nan if mass is None else float(mass),
+                    bool(it.get("containerised") or False),
+                )
+            )
+    fcols = list(zip(*f_rows, strict=True)) if f_rows else [[] for _ in FILING_FIELDS]
+    icols = list(zip(*i_rows, strict=True)) if i_rows else [[] for _ in ITEM_FIELDS]
+    fdict = {
+        k: np.array(v, dtype=t) for k, v, t in zip(FILING_FIELDS, fcols, FILING_TYPES, strict=True)
+    }
+    idict = {
+        k: np.array(v, dtype=t) for k, v, t in zip(ITEM_FIELDS, icols, ITEM_TYPES, strict=True)
+    }
+    return fdict, idict
+
+
+def inputs_from_records(
+    records: list[dict[str, Any]], with_ens: bool, ens_tables: EnsTables | None = None
+) -> Inputs:
     """Inputs from canonical declaration dicts; ``ens`` (optional) embeds the filing:
-    ``{"versions": [filing dicts], "items": [item dicts with "version"]}``."""
+    ``{"versions": [filing dicts], "items": [item dicts with "version"]}``.
+    ``ens_tables``: ``records_ens_tables(records)`` when the caller has it already."""
     n = len(records)
     text = {c: np.array([r.get(c) for r in records], dtype=object) for c in TEXT_COLUMNS}
     extra_cat = sorted({k for r in records for k in r if k.startswith("extra_cat__")})
@@ -307,69 +392,6 @@ def inputs_from_records(records: list[dict[str, Any]], with_ens: bool) -> Inputs
     time = np.array([_record_time(r["lodged_at"]) for r in records], dtype=np.int64)
     ens = None
     if with_ens:
-        f_rows: list[tuple] = []
-        i_rows: list[tuple] = []
-        for row, rec in enumerate(records):
-            embedded = rec.get("ens") or {}
-            for v in embedded.get("versions", []):
-                arrival = v.get("expected_arrival")
-                f_rows.append(
-                    (
-                        row,
-                        v["filing_id"],
-                        int(v.get("version", 1)),
-                        _record_time(v["filed_at"]),
-                        v.get("filing_type"),
-                        v.get("carrier_id"),
-                        bool(v.get("carrier_aeo") or False),
-                        v.get("itinerary"),
-                        v.get("consignor_id"),
-                        v.get("consignee_id"),
-                        np.nan if arrival is None else float(_record_time(arrival)),
-                    )
-                )
-            for it in embedded.get("items", []):
-                mass = it.get("gross_mass_kg")
-                i_rows.append(
-                    (
-                        row,
-                        int(it.get("version", 1)),
-                        it.get("hs6"),
-                        np.nan if mass is None else float(mass),
-                        bool(it.get("containerised") or False),
-                    )
-                )
-        fnames = (
-            "row",
-            "filing_id",
-            "version",
-            "filed_at",
-            "filing_type",
-            "carrier_id",
-            "carrier_aeo",
-            "itinerary",
-            "consignor_id",
-            "consignee_id",
-            "expected_arrival",
-        )
-        inames = ("row", "version", "hs6", "gross_mass_kg", "containerised")
-        fcols = list(zip(*f_rows, strict=True)) if f_rows else [[] for _ in fnames]
-        icols = list(zip(*i_rows, strict=True)) if i_rows else [[] for _ in inames]
-        ftypes = (
-            np.int64,
-            object,
-            np.int64,
-            np.int64,
-            object,
-            object,
-            bool,
-            object,
-            object,
-            object,
-            np.float64,
-        )
-        itypes = (np.int64, np.int64, object, np.float64, bool)
-        fdict = {k: np.array(v, dtype=t) for k, v, t in zip(fnames, fcols, ftypes, strict=True)}
-        idict = {k: np.array(v, dtype=t) for k, v, t in zip(inames, icols, itypes, strict=True)}
+        fdict, idict = ens_tables if ens_tables is not None else records_ens_tables(records)
         ens = summarise_ens(n, time, fdict, idict)
     return Inputs(time=time, text=text, number=number, flag=flag, ens=ens)

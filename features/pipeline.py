@@ -27,8 +27,13 @@ import pandas as pd
 
 from features.aeo import AeoBlock
 from features.blocks import ControlEvents, EnsEvents, FeatureBlock
-from features.history import control_events, ens_events
-from features.inputs import Inputs, inputs_from_frames, inputs_from_records
+from features.history import control_events, ens_events, ens_events_of
+from features.inputs import (
+    Inputs,
+    inputs_from_frames,
+    inputs_from_records,
+    records_ens_tables,
+)
 from features.profiles import ProfileBlock, ProfileConfig
 from features.route import RouteBlock
 from features.spec import FeatureSpec
@@ -98,6 +103,21 @@ def _pending_frame(state: dict[str, np.ndarray]) -> pd.DataFrame:
     )
 
 
+def _control_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
+    """Control-result dicts as the frame ``update`` takes (times as UTC timestamps)."""
+    frame = pd.DataFrame(
+        {
+            "declaration_id": pd.Series([r.get("declaration_id") for r in results], dtype=object),
+            "controlled_at": pd.to_datetime([r.get("controlled_at") for r in results], utc=True),
+            "outcome": pd.Series([r.get("outcome") for r in results], dtype=object),
+            "revenue_recovered": pd.Series(
+                [r.get("revenue_recovered") for r in results], dtype=np.float64
+            ),
+        }
+    )
+    return frame
+
+
 class FeaturePipeline:
     """Point-in-time features for customs declarations."""
 
@@ -116,7 +136,7 @@ class FeaturePipeline:
         _check_unique_ids(declarations)
         inputs = inputs_from_frames(declarations, ens_filings, ens_items)
         self.registry_ = Vocabulary(inputs.text["declaration_id"])
-        self.pending_controls_ = None
+        self.pending_controls_: pd.DataFrame | None = None
         events = self._controls(controls)
         ens = ens_events(ens_filings) if ens_filings is not None else None
         for block in self.blocks:
@@ -138,35 +158,119 @@ class FeaturePipeline:
         may concern declarations fitted earlier or later (those wait for them). The state
         keeps no ENS versions: ``ens_filings`` must hold every version of the filings the
         new declarations link to, also those filed before this update (a new declaration
-        whose filing is missing gets no ENS features, and a warning says how many).
+        whose filing is missing gets no ENS features, and a warning says how many). Of
+        ``ens_filings`` only the versions the update needs are read (those of the linked
+        filings and of filings the state has not seen), so passing the day's filings or
+        the whole table gives the same state; the day's is faster.
+
+        The cost follows the new facts, not the state (see ``features.layered``); the
+        snapshots the new facts change are recomputed when a row first needs one, or by
+        ``refresh``. ``update`` and ``transform`` must not run concurrently (one thread,
+        or a lock): a fold changes the state in place.
         """
         self._check_fitted()
-        if declarations is not None and len(declarations):
-            # A declaration already in the state is not refolded: every block appends rows to
-            # the same registry, so a resent row would shift the control attribution.
-            ids = declarations["declaration_id"].astype(object)
-            known = self.registry_.codes(ids.to_numpy(dtype=object)) >= 0
-            fresh = ~known & ~ids.duplicated().to_numpy()
-            self.skipped_declarations_ = getattr(self, "skipped_declarations_", 0) + int(
-                (~fresh).sum()
-            )
-            declarations = declarations[fresh]
-        empty = declarations is None or len(declarations) == 0
-        frame = declarations if not empty else self._empty_declarations()
-        inputs = inputs_from_frames(frame, ens_filings if self._with_ens() else None, ens_items)
-        if self._with_ens() and not empty and "ens_id" in frame:
-            linked = frame["ens_id"].notna()
-            given = ens_filings["filing_id"] if ens_filings is not None else pd.Series([])
-            unlinked = int((linked & ~frame["ens_id"].isin(given)).sum())
+        frame = self._fresh(declarations)
+        with_ens = self._with_ens()
+        filings = items = None
+        if with_ens and ens_filings is not None:
+            filings, items = self._needed_ens(frame, ens_filings, ens_items)
+        inputs = inputs_from_frames(frame, filings, items)
+        if with_ens and len(frame) and "ens_id" in frame:
+            given = filings["filing_id"] if filings is not None else pd.Series([], dtype=object)
+            unlinked = int((frame["ens_id"].notna() & ~frame["ens_id"].isin(given)).sum())
             if unlinked:
                 logger.warning(
                     "update: %d new declarations link to ENS filings not passed in"
                     " ens_filings; they get no ENS features",
                     unlinked,
                 )
-        self.registry_.add(inputs.text["declaration_id"])
-        events = self._controls(controls)
-        ens = ens_events(ens_filings) if ens_filings is not None and len(ens_filings) else None
+        ens = ens_events(filings) if filings is not None and len(filings) else None
+        return self._fold(inputs, controls, ens)
+
+    def update_records(
+        self,
+        records: list[dict[str, Any]],
+        controls: pd.DataFrame | list[dict[str, Any]] | None = None,
+    ) -> FeaturePipeline:
+        """``update`` for canonical declaration dicts with embedded ENS (the API path, the
+        dicts ``transform_records`` takes): the filing events come from the embedded
+        versions. ``controls``: a frame or dicts with the control-result columns."""
+        self._check_fitted()
+        ids = np.array([r.get("declaration_id") for r in records], dtype=object)
+        keep = self._fresh_mask(ids)
+        fresh = [r for r, k in zip(records, keep, strict=True) if k]
+        with_ens = self._with_ens()
+        tables = records_ens_tables(fresh) if with_ens else None
+        inputs = inputs_from_records(fresh, with_ens=with_ens, ens_tables=tables)
+        ens = None
+        if tables is not None and len(tables[0]["row"]):
+            f = tables[0]
+            ens = ens_events_of(
+                f["filing_id"],
+                f["version"],
+                f["filed_at"],
+                f["consignor_id"],
+                f["consignee_id"],
+                f["expected_arrival"],
+                f["itinerary"],
+            )
+        frame = controls if controls is None or isinstance(controls, pd.DataFrame) else None
+        if frame is None and controls is not None:
+            frame = _control_frame(list(controls))
+        return self._fold(inputs, frame, ens)
+
+    def refresh(self) -> FeaturePipeline:
+        """Compute now the snapshots that folds made stale (graph, valuation), which the
+        first row of a new period would otherwise wait for."""
+        self._check_fitted()
+        for block in self.blocks:
+            refresh = getattr(block, "refresh", None)
+            if refresh is not None:
+                refresh()
+        return self
+
+    def _fresh_mask(self, ids: np.ndarray) -> np.ndarray:
+        """Rows to fold: a declaration already in the state (or repeated, or without an id)
+        is not refolded, since every block appends rows to the same registry and a resent
+        row would shift the control attribution."""
+        known = self.registry_.codes(ids) >= 0
+        present = ~pd.isna(pd.Series(ids, dtype=object)).to_numpy()
+        fresh = ~known & present & ~pd.Series(ids, dtype=object).duplicated().to_numpy()
+        self.skipped_declarations_ = getattr(self, "skipped_declarations_", 0) + int((~fresh).sum())
+        return fresh
+
+    def _fresh(self, declarations: pd.DataFrame | None) -> pd.DataFrame:
+        if declarations is None or len(declarations) == 0:
+            return self._empty_declarations()
+        ids = declarations["declaration_id"].astype(object).to_numpy(dtype=object)
+        return declarations[self._fresh_mask(ids)]
+
+    def _needed_ens(
+        self, frame: pd.DataFrame, filings: pd.DataFrame, items: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The filing versions an update reads: those of the filings its declarations link
+        to, and those the blocks ask for (filings not folded yet: duplicates and copies
+        filed apart count in the features), with the items of the linked filings."""
+        linked = frame["ens_id"].dropna().unique() if "ens_id" in frame else []
+        wanted = filings["filing_id"].isin(linked).to_numpy()
+        asks = [b.wanted_filings for b in self.blocks if hasattr(b, "wanted_filings")]
+        if asks and len(filings):
+            ids = filings["filing_id"].astype(object).to_numpy(dtype=object)
+            filed = to_seconds(filings["filed_at"])
+            for ask in asks:
+                wanted |= ask(ids, filed)
+        selected = filings[wanted]
+        if items is not None and len(items):
+            items = items[items["filing_id"].isin(linked)]
+        return selected, items
+
+    def _fold(
+        self, inputs: Inputs, controls: pd.DataFrame | None, ens: EnsEvents | None
+    ) -> FeaturePipeline:
+        """Register the new rows, attribute the control results, fold into every block."""
+        ids = inputs.text["declaration_id"]
+        self.registry_.add(ids)
+        events = self._controls(controls, ids)
         for block in self.blocks:
             block.update(inputs, events, ens)
         if self.spec_.names != self._spec().names:
@@ -194,24 +298,47 @@ class FeaturePipeline:
         pending = self.pending_controls_
         return 0 if pending is None else len(pending)
 
-    def _controls(self, controls: pd.DataFrame | None) -> ControlEvents:
+    def _controls(
+        self, controls: pd.DataFrame | None, new_ids: np.ndarray | None = None
+    ) -> ControlEvents:
         """Control results attributed to registry rows. Results whose declaration is not in
         the registry yet (feeds arrive out of order) wait in ``pending_controls_`` and are
-        attributed when it arrives, as a refit on the later history would."""
-        parts = [
-            frame[list(PENDING_COLUMNS)]
-            for frame in (self.pending_controls_, controls)
-            if frame is not None and len(frame)
-        ]
+        attributed when it arrives (``new_ids``: the rows just registered), as a refit on
+        the later history would."""
+        pending = self.pending_controls_
+        parts = []
+        if pending is not None and len(pending) and new_ids is not None and len(new_ids):
+            waiting = self._waiting_ids(pending)
+            arrived = [i for i in new_ids if i in waiting]
+            if arrived:
+                now = pending["declaration_id"].isin(arrived).to_numpy()
+                parts.append(pending[now])
+                pending = pending[~now].reset_index(drop=True)
+        if controls is not None and len(controls):
+            parts.append(controls[list(PENDING_COLUMNS)])
         if not parts:
-            self.pending_controls_ = None
+            self.pending_controls_ = pending
             empty = np.zeros(0)
             return ControlEvents(empty.astype(np.int64), empty.astype(np.int64), empty, empty)
         table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        index = pd.Index(self.registry_.values, dtype=object)
-        events, unmatched = control_events(table, index)
-        self.pending_controls_ = table[unmatched].reset_index(drop=True)
+        events, unmatched = control_events(table, self.registry_)
+        left = [p for p in (pending, table[unmatched]) if p is not None and len(p)]
+        self.pending_controls_ = (
+            pd.concat(left, ignore_index=True)
+            if len(left) > 1
+            else left[0].reset_index(drop=True)
+            if left
+            else table.iloc[:0].reset_index(drop=True)
+        )
         return events
+
+    def _waiting_ids(self, pending: pd.DataFrame) -> set[Any]:
+        """Declaration ids of the waiting results (cached while the table is the same)."""
+        cached = getattr(self, "_waiting", None)
+        if cached is None or cached[0] is not pending:
+            cached = (pending, set(pending["declaration_id"].astype(object)))
+            self._waiting = cached
+        return cached[1]
 
     def _spec(self) -> FeatureSpec:
         names: list[str] = []

@@ -21,14 +21,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.blocks import ControlEvents, EnsEvents, State
-from features.events import EventIndex
+from features.growable import Buffers
 from features.history import result_known_at
 from features.inputs import Inputs
 from features.keys import key_values
+from features.layered import LayeredIndex
 from features.timebase import DAY
 from features.vocab import Vocabulary
 
 DECAY_BASE = 1_577_836_800  # 2020-01-01: decay weights are exp((t - base) / tau)
+CODE_ROOM = 64  # codes each key gets beyond twice its vocabulary (see _build)
 
 
 @dataclass(frozen=True)
@@ -114,20 +116,20 @@ class ProfileBlock:
             values = key_values(inputs, name)
             self.vocab_[name].add(values)
             cols.append(self.vocab_[name].codes(values))
-        self.codes_ = (
-            np.vstack([self.codes_, np.column_stack(cols)])
-            if len(self.codes_)
-            else np.column_stack(cols)
-        )
-        self.time_ = np.concatenate([self.time_, inputs.time])
-        self.value_ = np.concatenate(
-            [self.value_, np.nan_to_num(inputs.number["customs_value_rc"])]
-        )
-        self.ctrl_row_ = np.concatenate([self.ctrl_row_, controls.row])
-        self.ctrl_time_ = np.concatenate([self.ctrl_time_, controls.time])
-        self.ctrl_hit_ = np.concatenate([self.ctrl_hit_, controls.hit])
-        self.ctrl_revenue_ = np.concatenate([self.ctrl_revenue_, controls.revenue])
-        self._build()
+        n_old, c_old = len(self.time_), len(self.ctrl_row_)
+        grow = self._grow()
+        self.codes_ = grow.extend("codes", self.codes_, np.column_stack(cols))
+        self.time_ = grow.extend("time", self.time_, inputs.time)
+        value = np.nan_to_num(inputs.number["customs_value_rc"])
+        self.value_ = grow.extend("value", self.value_, value)
+        self.ctrl_row_ = grow.extend("ctrl_row", self.ctrl_row_, controls.row)
+        self.ctrl_time_ = grow.extend("ctrl_time", self.ctrl_time_, controls.time)
+        self.ctrl_hit_ = grow.extend("ctrl_hit", self.ctrl_hit_, controls.hit)
+        self.ctrl_revenue_ = grow.extend("ctrl_revenue", self.ctrl_revenue_, controls.revenue)
+        if self._fits():
+            self._fold(n_old, c_old)
+        else:
+            self._build()
 
     def fit(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
         self._choose_keys(inputs)
@@ -136,11 +138,27 @@ class ProfileBlock:
     def update(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
         self._append(inputs, controls)
 
+    # ----- event indices -------------------------------------------------------------
+    # Built in full by fit and set_state, and whenever a vocabulary outgrows the block of
+    # codes its key was given (``capacity_``: twice its size plus some room, so that codes
+    # stay put while folds add entities); otherwise folds add only the new events
+    # (``LayeredIndex``). Either way the indices hold the same events.
+    def _grow(self) -> Buffers:
+        if "_buffers" not in self.__dict__:
+            self._buffers = Buffers()
+        return self._buffers
+
+    def _fits(self) -> bool:
+        capacity = getattr(self, "capacity_", None)
+        return capacity is not None and all(
+            len(self.vocab_[n]) <= capacity[n] for n in self.all_key_names_
+        )
+
     def _col(self, name: str) -> int:
         return self.all_key_names_.index(name)
 
     def _offsets(self, names: list[str]) -> np.ndarray:
-        sizes = np.array([len(self.vocab_[n]) for n in names], dtype=np.int64)
+        sizes = np.array([self.capacity_[n] for n in names], dtype=np.int64)
         return np.concatenate([[0], np.cumsum(sizes)[:-1]])
 
     def _stack(self, names: list[str], rows: np.ndarray | slice) -> np.ndarray:
@@ -151,53 +169,110 @@ class ProfileBlock:
 
     def _build(self) -> None:
         """(Re)build the event indices from the registry: deterministic in the facts."""
-        n = len(self.time_)
+        self.capacity_ = {n: 2 * len(self.vocab_[n]) + CODE_ROOM for n in self.all_key_names_}
         self.activity_names_ = [k.name for k in self.keys_ if k.activity]
-        act = self._stack(self.activity_names_, slice(None))
-        k = len(self.activity_names_)
-        self.activity_ = EventIndex(
-            act.T.ravel(), np.tile(self.time_, k), {"value": np.tile(self.value_, k)}
-        )
         # Distinct partners: the first declaration of each pair, keyed by the entity.
         self.partner_names_ = [
             (key.name, label, pair) for key in self.keys_ for label, pair in key.partners
         ]
-        p_codes, p_times = [], []
-        offset = 0
-        for owner, _, pair in self.partner_names_:
-            pair_codes = self.codes_[:, self._col(pair)]
-            order = np.lexsort((np.arange(n), self.time_, pair_codes))
-            sorted_pairs = pair_codes[order]
-            first = order[np.r_[True, sorted_pairs[1:] != sorted_pairs[:-1]] & (sorted_pairs >= 0)]
-            owner_codes = self.codes_[first, self._col(owner)]
-            p_codes.append(np.where(owner_codes >= 0, owner_codes + offset, -1))
-            p_times.append(self.time_[first])
-            offset += len(self.vocab_[owner])
-        self.partners_ = EventIndex(
-            np.concatenate(p_codes) if p_codes else np.zeros(0, np.int64),
-            np.concatenate(p_times) if p_times else np.zeros(0, np.int64),
-            {},
-        )
         # Control history of every key, plus one global key.
         self.control_names_ = [key.name for key in self.keys_]
-        ctrl = self._stack(self.control_names_, self.ctrl_row_)
-        global_code = int(sum(len(self.vocab_[nm]) for nm in self.control_names_))
-        m = len(self.control_names_) + 1
-        codes = np.concatenate([ctrl.T.ravel(), np.full(len(self.ctrl_row_), global_code)])
-        known = result_known_at(self.ctrl_time_, self.time_[self.ctrl_row_])
-        w = np.exp((known - DECAY_BASE) / (self.config.decay_days * DAY))
-        self.global_code_ = global_code
-        self.controls_ = EventIndex(
-            codes,
-            np.tile(known, m),
-            {
-                "hit": np.tile(self.ctrl_hit_, m),
-                "revenue": np.tile(self.ctrl_revenue_, m),
-                "w": np.tile(w, m),
-                "wh": np.tile(w * self.ctrl_hit_, m),
-            },
-        )
+        self.global_code_ = int(sum(self.capacity_[nm] for nm in self.control_names_))
+        if self.global_code_ >= 2**31:
+            raise ValueError("profile vocabularies exceed the 2**31 codes an event key holds")
         self._layout()
+        everything = slice(None)
+        self.activity_ = LayeredIndex(*self._activity_events(everything))
+        self.pair_first_ = {pair: self._first_rows(pair) for pair in self._pairs()}
+        self.partners_ = LayeredIndex(*self._partner_events(None))
+        self.controls_ = LayeredIndex(*self._control_events(everything))
+
+    def _fold(self, n_old: int, c_old: int) -> None:
+        """Add the events of the rows from ``n_old`` and of the results from ``c_old``."""
+        self.activity_.fold(*self._activity_events(slice(n_old, None)))
+        fresh: dict[str, np.ndarray] = {}
+        moved = False
+        for pair in self._pairs():
+            fresh[pair], displaced = self._fold_pair(pair, n_old)
+            moved |= displaced
+        if moved:  # a row earlier than a pair's first: its event moves, rebuild (rare)
+            self.partners_ = LayeredIndex(*self._partner_events(None))
+        else:
+            self.partners_.fold(*self._partner_events(fresh))
+        self.controls_.fold(*self._control_events(slice(c_old, None)))
+
+    def _activity_events(self, rows: slice) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        act = self._stack(self.activity_names_, rows)
+        k = len(self.activity_names_)
+        time, value = self.time_[rows], self.value_[rows]
+        return act.T.ravel(), np.tile(time, k), {"value": np.tile(value, k)}
+
+    def _control_events(
+        self, results: slice
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        rows = self.ctrl_row_[results]
+        hit = self.ctrl_hit_[results]
+        ctrl = self._stack(self.control_names_, rows)
+        m = len(self.control_names_) + 1
+        codes = np.concatenate([ctrl.T.ravel(), np.full(len(rows), self.global_code_)])
+        known = result_known_at(self.ctrl_time_[results], self.time_[rows])
+        w = np.exp((known - DECAY_BASE) / (self.config.decay_days * DAY))
+        values = {
+            "hit": np.tile(hit, m),
+            "revenue": np.tile(self.ctrl_revenue_[results], m),
+            "w": np.tile(w, m),
+            "wh": np.tile(w * hit, m),
+        }
+        return codes, np.tile(known, m), values
+
+    def _pairs(self) -> list[str]:
+        return sorted({pair for _, _, pair in self.partner_names_})
+
+    def _first_rows(self, pair: str) -> np.ndarray:
+        """Row of each pair's first declaration (earliest, then first in the registry)."""
+        n = len(self.time_)
+        pair_codes = self.codes_[:, self._col(pair)]
+        order = np.lexsort((np.arange(n), self.time_, pair_codes))
+        sorted_pairs = pair_codes[order]
+        head = np.r_[True, sorted_pairs[1:] != sorted_pairs[:-1]] & (sorted_pairs >= 0)
+        first = np.full(len(self.vocab_[pair]), -1, dtype=np.int64)
+        first[sorted_pairs[head]] = order[head]
+        return first
+
+    def _fold_pair(self, pair: str, n_old: int) -> tuple[np.ndarray, bool]:
+        """Record the first row of the pairs met from row ``n_old``: the codes of the new
+        pairs, and whether a row came before a known pair's first (its event moves)."""
+        size = len(self.vocab_[pair])
+        first = self.pair_first_[pair]
+        first = self._grow().extend(f"first:{pair}", first, np.full(size - len(first), -1))
+        self.pair_first_[pair] = first
+        codes = self.codes_[n_old:, self._col(pair)]
+        rows = np.arange(n_old, len(self.time_))[codes >= 0]
+        codes = codes[codes >= 0]
+        if not len(codes):
+            return codes, False
+        order = np.lexsort((rows, self.time_[rows], codes))
+        codes, rows = codes[order], rows[order]
+        head = np.r_[True, codes[1:] != codes[:-1]]
+        codes, rows = codes[head], rows[head]
+        old = first[codes]
+        new = old < 0
+        earlier = ~new & (self.time_[np.maximum(old, 0)] > self.time_[rows])
+        first[codes[new | earlier]] = rows[new | earlier]
+        return codes[new], bool(earlier.any())
+
+    def _partner_events(
+        self, pairs: dict[str, np.ndarray] | None
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Partner events of the given pair codes (all pairs when None)."""
+        p_codes, p_times = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for j, (owner, _, pair) in enumerate(self.partner_names_):
+            first = self.pair_first_[pair]
+            rows = first[first >= 0] if pairs is None else first[pairs[pair]]
+            owner_codes = self.codes_[rows, self._col(owner)]
+            p_codes.append(np.where(owner_codes >= 0, owner_codes + self.partner_offsets_[j], -1))
+            p_times.append(self.time_[rows])
+        return np.concatenate(p_codes), np.concatenate(p_times), {}
 
     # ----- transform -----------------------------------------------------------------
     def feature_names(self) -> list[str]:
@@ -284,10 +359,8 @@ class ProfileBlock:
             out[:, cols] = hi - lo
             if w == max(cfg.windows_days):
                 out[:, self.out_value_] = np.log1p(self.activity_.total("value", lo, hi))
-        first = self.activity_.starts_of(act)
-        seen = hi > first
-        first_time = self.activity_.times[np.where(seen, first, 0)] if len(self.activity_) else 0
-        out[:, self.out_since_] = np.where(seen, (tt - first_time) / DAY, -1.0)
+        first_time = self.activity_.first_times(self.activity_.starts_of(act), hi)
+        out[:, self.out_since_] = np.where(first_time >= 0, (tt - first_time) / DAY, -1.0)
         if len(self.partner_cols_):
             pc = self._shift(raw[:, self.partner_cols_], self.partner_offsets_)
             lo, hi = self.partners_.bounds(pc, np.zeros_like(tt), tt)

@@ -14,9 +14,10 @@ import pandas as pd
 
 from canonical.schema import TRANSPORT_MODES
 from features.blocks import ControlEvents, EnsEvents, State
-from features.events import EventIndex
+from features.growable import Buffers
 from features.inputs import Inputs
 from features.keys import key_values
+from features.layered import LayeredIndex
 from features.vocab import Vocabulary
 
 ENS_FEATURES = (
@@ -60,46 +61,70 @@ class RouteBlock:
         self.filing_vocab_ = Vocabulary()
         self.filing_first_ = np.zeros(0, np.int64)
         self.filing_content_ = np.zeros(0, np.int64)
+        self._build()
         self._append(inputs, ens)
 
     def update(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
         self._append(inputs, ens)
 
+    def wanted_filings(self, filing_id: np.ndarray, filed_at: np.ndarray) -> np.ndarray:
+        """Which filing versions an update must fold: filings not seen yet, and versions
+        filed before the first one seen of their filing (they move its first filing)."""
+        if not self.with_ens_:
+            return np.zeros(len(filing_id), dtype=bool)
+        codes = self.filing_vocab_.codes(filing_id)
+        known = codes >= 0
+        earlier = np.zeros(len(codes), dtype=bool)
+        earlier[known] = np.asarray(filed_at)[known] < self.filing_first_[codes[known]]
+        return ~known | earlier
+
     def _append(self, inputs: Inputs, ens: EnsEvents | None) -> None:
         if not self.with_ens_:
             return
+        grow = self._grow()
+        new_codes = {}
         for name, target in (("hs2", "hs2_"), ("hs2_route", "hs2_route_")):
             values = key_values(inputs, name)
             if name == "hs2":  # count only rows with a route, so the ratio is a frequency
                 values = np.where(key_values(inputs, "route") != None, values, None)  # noqa: E711
             self.vocab_[name].add(values)
-            setattr(
-                self,
-                target,
-                np.concatenate([getattr(self, target), self.vocab_[name].codes(values)]),
-            )
-        self.time_ = np.concatenate([self.time_, inputs.time])
+            new_codes[name] = self.vocab_[name].codes(values)
+            setattr(self, target, grow.extend(name, getattr(self, target), new_codes[name]))
+        self.time_ = grow.extend("time", self.time_, inputs.time)
+        self.hs2_index_.fold(new_codes["hs2"], inputs.time, {})
+        self.hs2_route_index_.fold(new_codes["hs2_route"], inputs.time, {})
         if ens is not None and len(ens):
             # A filing's content is its first version's, set when the filing is first seen:
             # an amendment arriving in a later update must not rewrite it.
             new = self.filing_vocab_.codes(ens.filing_id) < 0
+            n_old = len(self.filing_vocab_)
             self.filing_vocab_.add(ens.filing_id[new])
             self.vocab_["content"].add(ens.content_key[new])
             codes = self.filing_vocab_.codes(ens.filing_id)
-            size = len(self.filing_vocab_)
-            first = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
-            content = np.full(size, -1, dtype=np.int64)
-            first[: len(self.filing_first_)] = self.filing_first_
-            content[: len(self.filing_content_)] = self.filing_content_
+            room = len(self.filing_vocab_) - n_old
+            top = np.iinfo(np.int64).max
+            self.filing_first_ = grow.extend("first", self.filing_first_, np.full(room, top))
+            self.filing_content_ = grow.extend("content", self.filing_content_, np.full(room, -1))
+            first, content = self.filing_first_, self.filing_content_
+            before = first[codes[~new]].copy()
             np.minimum.at(first, codes, ens.first_filed)
             content[codes[new]] = self.vocab_["content"].codes(ens.content_key[new])
-            self.filing_first_, self.filing_content_ = first, content
-        self._build()
+            if np.any(first[codes[~new]] < before):  # an earlier version came late (rare)
+                self.content_index_ = LayeredIndex(content, first, {})
+            else:
+                fresh = np.arange(n_old, len(first))
+                self.content_index_.fold(content[fresh], first[fresh], {})
+
+    def _grow(self) -> Buffers:
+        if "_buffers" not in self.__dict__:
+            self._buffers = Buffers()
+        return self._buffers
 
     def _build(self) -> None:
-        self.hs2_index_ = EventIndex(self.hs2_, self.time_, {})
-        self.hs2_route_index_ = EventIndex(self.hs2_route_, self.time_, {})
-        self.content_index_ = EventIndex(self.filing_content_, self.filing_first_, {})
+        """The event indices from the state (``_append`` folds new events into them)."""
+        self.hs2_index_ = LayeredIndex(self.hs2_, self.time_, {})
+        self.hs2_route_index_ = LayeredIndex(self.hs2_route_, self.time_, {})
+        self.content_index_ = LayeredIndex(self.filing_content_, self.filing_first_, {})
 
     def feature_names(self) -> list[str]:
         names = [f"mode__{m}" for m in TRANSPORT_MODES] + ["dispatch_differs_origin"]

@@ -6,6 +6,10 @@ and the importer's own history of the HS6, snapshotted per period (see baselines
 A z-score of ``-3`` reads "three robust standard deviations below what this product
 from this origin usually declares". Unknown baselines give the prior z = 0 with a
 zero count; rows without mass or units get NaN for the affected features.
+
+``update`` only appends rows: the snapshots they change (those starting after the
+earliest of them; usually just the last, "everything known", which only rows of the
+next period read) are recomputed once a transformed row needs one, or on ``refresh``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 
 from features.baselines import Snapshots, compute_snapshots
 from features.blocks import ControlEvents, EnsEvents, State
+from features.growable import Buffers
 from features.inputs import Inputs
 from features.keys import key_values
 from features.timebase import period_of
@@ -72,23 +77,53 @@ class ValuationBlock:
         self.has_ = {k: bool(np.isfinite(v).any()) for k, v in series.items()}
         self.extra_numerics_ = list(inputs.extra_numerics)
         self.snapshots_: dict[str, Snapshots] = {}
-        self._append(inputs, series, changed_from=None)
+        self.names_ = self._names()
+        self._append(inputs, series)
+        self._compute(None)
 
     def update(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
-        changed = int(inputs.time.min()) if inputs.n else None
-        self._append(inputs, self._series(inputs), changed_from=changed)
+        """Append the rows; the snapshots they change (those after the earliest) are
+        recomputed when a row first needs one (``transform``) or on ``refresh``."""
+        if inputs.n == 0:
+            return
+        self._append(inputs, self._series(inputs))
+        earliest = int(inputs.time.min())
+        stale = self.stale_since_
+        self.stale_since_ = earliest if stale is None else min(stale, earliest)
 
-    def _append(
-        self, inputs: Inputs, series: dict[str, np.ndarray], changed_from: int | None
-    ) -> None:
+    def refresh(self) -> None:
+        """Recompute the snapshots that rows appended since the last computation change."""
+        stale = self.stale_since_
+        if stale is not None:
+            self._compute(stale)
+
+    def _needs_refresh(self, times: np.ndarray) -> bool:
+        """Whether a row at one of ``times`` reads a snapshot that is out of date: snapshot
+        ``p`` holds the rows before its start, so it is current while that start is at or
+        before the earliest row appended since (see ``compute_snapshots``)."""
+        stale = self.stale_since_
+        if stale is None or len(times) == 0:
+            return False
+        days = self.config.period_days
+        return bool((period_of(times, days) > period_of(stale, days)).any())
+
+    def _append(self, inputs: Inputs, series: dict[str, np.ndarray]) -> None:
         r = self.rows_
-        r["time"] = np.concatenate([r["time"], inputs.time])
+        if "_buffers" not in self.__dict__:
+            self._buffers = Buffers()
+        grow = self._buffers
+        r["time"] = grow.extend("time", r["time"], inputs.time)
         for k in KG_BASELINES:
             values = key_values(inputs, k)
             self.vocab_[k].add(values)
-            r[f"code_{k}"] = np.concatenate([r[f"code_{k}"], self.vocab_[k].codes(values)])
+            r[f"code_{k}"] = grow.extend(k, r[f"code_{k}"], self.vocab_[k].codes(values))
         for k in ("uv_kg", "uv_unit", "duty"):
-            r[k] = np.concatenate([r[k], series[k]])
+            r[k] = grow.extend(k, r[k], series[k])
+
+    def _compute(self, changed_from: int | None) -> None:
+        """Snapshots on the current grid; those starting at or before ``changed_from``
+        (None: none) are taken from the previous ones."""
+        r = self.rows_
         previous = self.snapshots_ if changed_from is not None else {}
         days = self.config.period_days
         for name, key, value in STACK:
@@ -103,7 +138,7 @@ class ValuationBlock:
             )
         self._hs4_max_duty()
         self._stack()
-        self.names_ = self._names()
+        self.stale_since_: int | None = None
 
     def _hs4_max_duty(self) -> None:
         """Highest median duty among the HS6 codes of each HS4, per snapshot."""
@@ -159,6 +194,8 @@ class ValuationBlock:
         self.first_period_ = snaps[0].first_period
 
     def transform(self, inputs: Inputs) -> np.ndarray:
+        if self._needs_refresh(inputs.time):
+            self.refresh()
         num = inputs.number
         n = inputs.n
         value, mass, units = num["customs_value_rc"], num["net_mass_kg"], num["supplementary_units"]
@@ -206,6 +243,7 @@ class ValuationBlock:
 
     # ----- state ---------------------------------------------------------------------
     def get_state(self) -> State:
+        self.refresh()
         state: State = {
             "config": {"period_days": self.config.period_days, "min_count": self.config.min_count},
             "has": dict(self.has_),
@@ -242,4 +280,5 @@ class ValuationBlock:
             for name, s in state["snapshots"].items()
         }
         self._stack()
+        self.stale_since_ = None
         self.names_ = self._names()

@@ -8,8 +8,11 @@ gives each row the snapshot of its own period, clipped to that range (the empty 
 before it), so a row never sees its own period's facts and a state fitted on the
 history before a row gives it the same features as the full state.
 
-``update`` keeps the snapshots that start at or before the earliest new fact and
-recomputes the rest, which equals a full fit on the concatenated history (tested).
+``update`` appends the new facts and marks the snapshots after the earliest of them
+stale (usually only the last one, "everything known", which rows of the next period
+read); ``transform`` recomputes stale snapshots when a row first needs one, and
+``refresh`` does it ahead of time. The snapshots kept plus those recomputed equal a
+full fit on the concatenated history (tested).
 """
 
 from __future__ import annotations
@@ -50,27 +53,30 @@ class GraphBlock:
         registry.append(inputs, controls, self.with_ens_)
         self.registry_ = registry
         self.tables_ = self._compute(algorithms, None, keep_before=None)
+        self.stale_from_: int | None = None  # first period whose snapshot is out of date
 
     def update(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None) -> None:
-        """Append rows and results; recompute only snapshots starting after the earliest."""
+        """Append rows and results; the snapshots after the earliest are marked stale and
+        recomputed when a transformed row first needs one (or on ``refresh``)."""
         self._check_fitted()
-        algorithms = Algorithms(self.config.backend)
         n_old, c_old = self.registry_.n_rows, len(self.registry_.control_row)
         self.registry_.append(inputs, controls, self.with_ens_)
         new_facts = np.concatenate(
-            [self.registry_.time[n_old:], self.registry_.control_known_at()[c_old:]]
+            [self.registry_.time[n_old:], self.registry_.control_known_at(c_old)]
         )
         if len(new_facts) == 0:
-            self.tables_ = self.tables_.regrid(
-                self.tables_.first_period,
-                self.tables_.n_snapshots,
-                len(self.registry_.vocab),
-                self.tables_.first_period + self.tables_.n_snapshots,
-                self.config.max_distance,
-            )
             return
         keep_before = int(period_of(int(new_facts.min()), self.config.period_days)) + 1
-        self.tables_ = self._compute(algorithms, self.tables_, keep_before)
+        stale = self.stale_from_
+        self.stale_from_ = keep_before if stale is None else min(stale, keep_before)
+
+    def refresh(self) -> None:
+        """Compute the snapshots that facts appended since the last computation change."""
+        self._check_fitted()
+        if self.stale_from_ is not None:
+            algorithms = Algorithms(self.config.backend)
+            self.tables_ = self._compute(algorithms, self.tables_, self.stale_from_)
+            self.stale_from_ = None
 
     def _compute(
         self, algorithms: Algorithms, old: FeatureTables | None, keep_before: int | None
@@ -108,12 +114,18 @@ class GraphBlock:
     def transform(self, inputs: Inputs) -> np.ndarray:
         """Features of each row from the snapshot of its period: lookups only."""
         self._check_fitted()
+        stale = self.stale_from_
+        days = self.config.period_days
+        if stale is not None and inputs.n and (period_of(inputs.time, days) >= stale).any():
+            self.refresh()
         roles = feature_roles(self.with_ens_)
         width = len(FEATURES)
         out = np.empty((inputs.n, width * len(roles)), dtype=np.float32)
         slots = self.tables_.slots(inputs.time, self.config.period_days)
         ids = np.concatenate([role_ids(inputs, role) for role in roles])
         codes = self.registry_.vocab.codes(ids).reshape(len(roles), inputs.n)
+        # Parties met since the tables were computed had no facts in any current snapshot.
+        codes = np.where(codes < self.tables_.n_codes, codes, -1)
         for i in range(len(roles)):
             out[:, i * width : (i + 1) * width] = self.tables_.lookup(slots, codes[i])
         return out
@@ -135,7 +147,7 @@ class GraphBlock:
     # ----- state ---------------------------------------------------------------------
     def get_state(self) -> State:
         """Config, party ids, per-row party codes, control events and the tables."""
-        self._check_fitted()
+        self.refresh()
         registry = self.registry_
         return {
             "config": self.config.to_dict(),
@@ -164,6 +176,7 @@ class GraphBlock:
         )
         values = np.ascontiguousarray(state["tables"], dtype=np.float32)
         self.tables_ = FeatureTables(int(state["first_period"]), values)
+        self.stale_from_ = None
 
     def _check_fitted(self) -> None:
         """Raise the actionable not-fitted error before any use of the state."""

@@ -8,12 +8,13 @@ is rebuilt from; nothing here depends on the order codes were handed out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from features.blocks import ControlEvents
+from features.growable import Buffers
 from features.history import result_known_at
 from features.inputs import Inputs
 from features.vocab import Vocabulary
@@ -39,6 +40,7 @@ class PartyRegistry:
     control_row: np.ndarray  # int64
     control_time: np.ndarray  # int64, when the result became known
     control_hit: np.ndarray  # float64, 1.0 irregularity
+    buffers: Buffers = field(default_factory=Buffers, repr=False, compare=False)
 
     @classmethod
     def empty(cls) -> PartyRegistry:
@@ -68,24 +70,26 @@ class PartyRegistry:
         mapping = self.vocab.codes(np.asarray(uniques, dtype=object)).astype(np.int32)
         codes = np.where(local >= 0, mapping[np.maximum(local, 0)] if len(mapping) else -1, -1)
         codes = codes.astype(np.int32).reshape(len(ROLES), inputs.n).T
-        self.time = np.concatenate([self.time, np.asarray(inputs.time, dtype=np.int64)])
-        self.parties = np.concatenate([self.parties, codes])
+        grow = self.buffers
+        self.time = grow.extend("time", self.time, np.asarray(inputs.time, dtype=np.int64))
+        self.parties = grow.extend("parties", self.parties, codes)
         rows = np.asarray(controls.row, dtype=np.int64)
         if len(rows) and (rows.min() < 0 or rows.max() >= self.n_rows):
             raise ValueError(
                 f"control events address rows outside the registry (0..{self.n_rows - 1})"
             )
-        self.control_row = np.concatenate([self.control_row, rows])
-        self.control_time = np.concatenate(
-            [self.control_time, np.asarray(controls.time, dtype=np.int64)]
+        self.control_row = grow.extend("control_row", self.control_row, rows)
+        self.control_time = grow.extend(
+            "control_time", self.control_time, np.asarray(controls.time, dtype=np.int64)
         )
-        self.control_hit = np.concatenate(
-            [self.control_hit, np.asarray(controls.hit, dtype=np.float64)]
+        self.control_hit = grow.extend(
+            "control_hit", self.control_hit, np.asarray(controls.hit, dtype=np.float64)
         )
 
-    def control_known_at(self) -> np.ndarray:
-        """When each control result is usable: its time, and never before its declaration."""
-        return result_known_at(self.control_time, self.time[self.control_row])
+    def control_known_at(self, first: int = 0) -> np.ndarray:
+        """When each control result (from ``first`` on) is usable: its time, and never
+        before its declaration."""
+        return result_known_at(self.control_time[first:], self.time[self.control_row[first:]])
 
     def string_rank(self) -> np.ndarray:
         """Rank of each party code in the sorted order of the id strings (code-order free)."""

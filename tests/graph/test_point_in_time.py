@@ -126,6 +126,8 @@ def test_update_equals_a_full_fit_and_recomputes_only_later_snapshots(
         else:
             calls = _count_calls(monkeypatch)
             block.update(inputs, ev, None)
+            assert calls == []  # appending only: snapshots are computed when needed
+            block.refresh()
             monkeypatch.undo()
             earliest = min(times[rows].min(), known[ready].min())
             kept = period_of(earliest, block.config.period_days) + 1 - block.tables_.first_period
