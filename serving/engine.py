@@ -12,6 +12,7 @@ scores say nothing of the new one's scale).
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,12 +21,17 @@ from typing import Any
 
 import numpy as np
 
+from features.inputs import Inputs
+from features.live import STALE_AFTER_DAYS, rows_past
 from serving.decision_log import DecisionLog, DecisionRecord
 from serving.ids import IdGenerator
+from serving.live import state_end_of
 from serving.metrics import Metrics
 from serving.model_holder import LoadedModel, ModelHolder
 from serving.reason_rows import ExplainRows, reason_rows
 from serving.selection import Decision, Policy, RandomArm, Selector
+
+logger = logging.getLogger("serving.engine")
 
 
 class ScoringError(RuntimeError):
@@ -82,6 +88,7 @@ class DecisionEngine:
         self._ids = IdGenerator()
         self._selector: Selector | None = None
         self._selector_of = ""
+        self._warned_stale: set[str] = set()  # load ids already warned of a frozen state
 
     def light(self, jobs: Sequence[ScoreJob]) -> bool:
         """Whether a batch is small enough to run on the event loop (see batching); a
@@ -126,6 +133,8 @@ class DecisionEngine:
         records = [r for job in jobs for r in job.records]
         want_reasons = any(job.reasons for job in jobs)
         batch = scorer.score_records(records, reasons=want_reasons)
+        if model.live is None and model.load_id not in self._warned_stale:
+            self._warn_if_stale(model, batch.inputs)
         if not (np.isfinite(batch.score).all() and np.isfinite(batch.expected_revenue).all()):
             raise ScoringError("the model returned a non-finite score or expected revenue")
         reasons = (
@@ -183,6 +192,20 @@ class DecisionEngine:
             model.live.remember([o.record.decision_id for a in out for o in a], records)
         self._observe(scores, decisions, selector)
         return out
+
+    def _warn_if_stale(self, model: LoadedModel, inputs: Inputs | None) -> None:
+        """Once per model: rows far past a state that nothing folds into."""
+        if inputs is None or inputs.n == 0:
+            return
+        past = rows_past(state_end_of(model.scorer.manifest), inputs.time)
+        if past > STALE_AFTER_DAYS:
+            self._warned_stale.add(model.load_id)
+            logger.warning(
+                "declarations lie %.0f days past the model's feature state and folding is off"
+                " (TARGETING_FOLD_INTERVAL_S=0): activity counts read as if parties had gone"
+                " quiet",
+                past,
+            )
 
     def commit(self, results: Sequence[list[Outcome]]) -> None:
         """Append the decisions of a processed batch to the log, durably (blocking I/O:

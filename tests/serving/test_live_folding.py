@@ -50,7 +50,7 @@ def _busy_importer(rows: list[dict[str, Any]]) -> tuple[list[dict], dict[str, An
 
 
 def test_scored_declarations_reach_later_ones_and_frozen_state_does_not(
-    trained: Trained, later: list[dict[str, Any]], tmp_path: Path
+    trained: Trained, later: list[dict[str, Any]], tmp_path: Path, caplog
 ) -> None:
     earlier, last = _busy_importer(later)
     counts = {}
@@ -63,6 +63,8 @@ def test_scored_declarations_reach_later_ones_and_frozen_state_does_not(
     mine = sum(r["importer_id"] == last["importer_id"] for r in earlier)
     assert mine >= 3
     assert counts["live"] - counts["frozen"] == pytest.approx(mine)
+    stale = [r for r in caplog.records if "folding is off" in r.getMessage()]
+    assert len(stale) == 1  # the frozen app warned, once
 
 
 def test_a_restart_and_a_second_process_see_the_same_state(
