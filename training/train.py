@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -136,17 +137,17 @@ def _select_trees(
     names: list[str],
     groups: dict[str, tuple[str, ...]],
     config: TrainConfig,
-) -> tuple[GroupSelection, Any, dict[str, float]]:
+) -> tuple[GroupSelection, lgb.Booster, dict[str, float]]:
     """Group selection by trees early-stopped and scored on as-served validation, and the
     trees on the kept groups."""
     tr, va = parts["train"], parts["valid"]
-    fitted: dict[bytes, tuple[Any, dict[str, float]]] = {}
+    fitted: dict[bytes, tuple[lgb.Booster, dict[str, float]]] = {}
 
     def score(keep: np.ndarray) -> tuple[float, float]:
         booster, info = train_trees(
             tr.features, tr.y, tr.weight, va.features, va.y, names, config.tree, keep
         )
-        fitted[keep.tobytes()] = (booster, info)
+        fitted[keep.tobytes()] = (booster.free_dataset(), info)  # keep the model only
         p = booster.predict(va.features)
         return precision_at(p, va.y, 5), precision_at(p, va.y, 10)
 
