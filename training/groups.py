@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 PARTY_KEYS = frozenset(
     {"importer", "declarant", "seller", "carrier", "importer_declarant", "importer_seller"}
@@ -78,6 +79,19 @@ class GroupSelection:
             out[f"group_effect_precision_at_5_{g}"] = p5
             out[f"group_effect_precision_at_10_{g}"] = p10
         return out
+
+    def table(self, groups: Mapping[str, tuple[str, ...]]) -> pd.DataFrame:
+        """One row per group: columns, kept, effect at 5 % and 10 % (NaN when not measured)."""
+        none = (float("nan"), float("nan"))
+        return pd.DataFrame(
+            {
+                "group": list(groups),
+                "columns": [len(cols) for cols in groups.values()],
+                "kept": [g in self.kept for g in groups],
+                "effect_precision_at_5": [self.effects.get(g, none)[0] for g in groups],
+                "effect_precision_at_10": [self.effects.get(g, none)[1] for g in groups],
+            }
+        )
 
 
 def select_groups(

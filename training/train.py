@@ -32,7 +32,7 @@ from canonical.schema import RISK_TYPES
 from features import FeaturePipeline
 from features.state_io import save_state
 from graph.pipeline_blocks import all_blocks
-from models.blend import fit_blend, fit_calibrator, smearing_factor
+from models.blend import fit_blend, smearing_factor
 from models.bundle import (
     ENCODER_DIR,
     FEATURES_DIR,
@@ -49,15 +49,13 @@ from models.train_network import NetworkConfig, NetworkData, predict_network, tr
 from training import plots
 from training.dataset import Labelled, label_declarations
 from training.drift import psi_summary, psi_table
-from training.evaluate import evaluate
 from training.groups import GroupSelection, group_of, model_groups, select_groups
-from training.monthly import monthly_metric_dict, monthly_metrics
 from training.refit import Models, refit_models
+from training.report import EvaluationWindow, unweighted_calibration_check, window_report
 from training.served import WindowFeatures, served_window
 from training.smoke import smoke_records, smoke_scores
 from training.split import time_split
 from training.tracking import Registered, log_run
-from training.traffic import traffic_calibration
 
 StepFn = Callable[[str], contextlib.AbstractContextManager[None]]
 BASELINE_FEATURE = "importer__hit_rate"
@@ -156,22 +154,6 @@ def _select_trees(
     return selection, booster, info
 
 
-def _window_metrics(
-    prefix: str,
-    candidates: dict[str, tuple[np.ndarray, bool]],
-    part: NetworkData,
-    mode: np.ndarray,
-    aeo: np.ndarray,
-    basis: np.ndarray,
-) -> dict[str, float]:
-    """``evaluate`` of every candidate score on one window, keys ``{prefix}{name}_{metric}``."""
-    out: dict[str, float] = {}
-    for label, (s, calibrated) in candidates.items():
-        for key, value in evaluate(s, part.y, part.revenue, mode, aeo, basis, calibrated).items():
-            out[f"{prefix}{label}_{key}"] = value
-    return out
-
-
 def train(
     frames: dict[str, pd.DataFrame],
     mlruns_dir: Path,
@@ -238,7 +220,6 @@ def train(
         if part.y.sum() == 0:
             raise ValueError(f"the {name} window has no irregularity: not enough labels")
     te = parts["test"]
-    te_live = replace(te, features=x_all[rows["test"]])
     groups = model_groups(pipeline.spec_.groups)
     with timed("LightGBM"):
         selection, booster, tree_info = _select_trees(parts, names, groups, config)
@@ -248,8 +229,9 @@ def train(
             tr, va, encoder.cardinalities(), len(RISK_TYPES), config.network, selection.keep
         )
     with timed("blend"):
-        p_tree = {k: booster.predict(v.features) for k, v in parts.items()}
-        p_net = {k: predict_network(net, v.features, v.codes) for k, v in parts.items()}
+        fitted = ("train", "valid")
+        p_tree = {k: booster.predict(parts[k].features) for k in fitted}
+        p_net = {k: predict_network(net, parts[k].features, parts[k].codes) for k in fitted}
         lab_valid = lab.mask("valid")
         calibration_weight = (
             ipw_weights(lab.propensity[lab_valid]) if config.calibration_weights == "ipw" else None
@@ -266,59 +248,18 @@ def train(
         smearing = smearing_factor(p_net["train"]["log_revenue"][hits], tr.revenue[hits])
         blend = replace(blend, revenue_smearing=smearing)
         evaluated = Models(booster, net, blend)
-        test_score = blend.score(p_tree["test"], p_net["test"]["p"])
     with timed("evaluation"):
-        m_test = lab.mask("test")
-        mode = inputs.text["transport_mode"][rows["test"]]
-        aeo = inputs.flag["importer_aeo"][rows["test"]]
-        basis = lab.basis[m_test]
         col = names.index(BASELINE_FEATURE)
-        live_tree = booster.predict(te_live.features)
-        live_net = predict_network(net, te_live.features, te_live.codes)["p"]
-        live_score = blend.score(live_tree, live_net)
-        metrics = _window_metrics(
-            "test_",
-            {
-                "lgbm": (p_tree["test"], False),
-                "network": (p_net["test"]["p"], False),
-                "blend": (test_score, True),
-                "baseline": (te.features[:, col], False),
-            },
-            te,
-            mode,
-            aeo,
-            basis,
+        held_out = EvaluationWindow(
+            served=te,
+            live=replace(te, features=x_all[rows["test"]]),
+            lodged=inputs.time[rows["test"]],
+            mode=inputs.text["transport_mode"][rows["test"]],
+            aeo=inputs.flag["importer_aeo"][rows["test"]],
+            basis=lab.basis[lab.mask("test")],
         )
-        metrics.update(
-            _window_metrics(
-                "test_live_",
-                {
-                    "lgbm": (live_tree, False),
-                    "network": (live_net, False),
-                    "blend": (live_score, True),
-                    "baseline": (te_live.features[:, col], False),
-                },
-                te_live,
-                mode,
-                aeo,
-                basis,
-            )
-        )
-        lodged_test = inputs.time[rows["test"]]
-        by_month = monthly_metrics(test_score, te.y, te.revenue, lodged_test)
-        metrics.update(monthly_metric_dict(by_month, "test_blend_"))
-        by_month_live = monthly_metrics(live_score, te.y, te.revenue, lodged_test)
-        metrics.update(
-            {f"test_blend_{k}": v for k, v in traffic_calibration(test_score, te.y, basis).items()}
-        )
-        raw_valid = blend.raw(p_tree["valid"], p_net["valid"]["p"])
-        unweighted = fit_calibrator(raw_valid, va.y, config.calibration)
-        raw_test = blend.raw(p_tree["test"], p_net["test"]["p"])
-        plain = traffic_calibration(unweighted.apply(raw_test), te.y, basis)
-        if plain:
-            metrics["test_blend_predicted_hits_random_controls_unweighted_calibration"] = plain[
-                "predicted_hits_random_controls"
-            ]
+        metrics, by_month, scores = window_report(evaluated, held_out, col)
+        metrics.update(unweighted_calibration_check(evaluated, va, held_out, config.calibration))
         test_traffic = _traffic_scores(evaluated, served["test"].x, codes_all[served["test"].rows])
         metrics["test_blend_mean_score_traffic"] = float(test_traffic.mean())
         metrics["rows_test_traffic"] = float(len(test_traffic))
@@ -429,13 +370,7 @@ def train(
     with timed("plots"):
         plot_dir = work / "plots"
         plot_dir.mkdir(exist_ok=True)
-        scores = {
-            "blend": test_score,
-            "lgbm": p_tree["test"],
-            "network": p_net["test"]["p"],
-            "baseline": te.features[:, col],
-        }
-        random = basis == "random"
+        random = held_out.basis == "random"
         on_traffic = random if random.sum() >= 50 else np.ones(len(te.y), bool)
         sample = np.arange(min(len(te.y), 5000))
         contrib = booster.predict(te.features[sample], pred_contrib=True)[:, :-1]
@@ -444,28 +379,16 @@ def train(
             plots.precision_curve(scores, te.y, plot_dir / "precision_at_n.png"),
             plots.pr_curve(scores, te.y, plot_dir / "pr_curve.png"),
             plots.calibration_plot(
-                test_score[on_traffic], te.y[on_traffic], plot_dir / "calibration.png"
+                scores["blend"][on_traffic], te.y[on_traffic], plot_dir / "calibration.png"
             ),
             plots.importance_plot(names, gain, plot_dir / "feature_importance.png"),
             plots.shap_summary(names, contrib, te.features[sample], plot_dir / "shap_summary.png"),
         ]
         tables = work / "evaluation"
         tables.mkdir(exist_ok=True)
-        by_month.insert(0, "features", "as_served")
-        by_month_live.insert(0, "features", "live_labels")
-        pd.concat([by_month, by_month_live]).to_csv(tables / "test_by_month.csv", index=False)
+        by_month.to_csv(tables / "test_by_month.csv", index=False)
         psi.to_csv(tables / "psi_train_vs_served.csv", index=False)
-        pd.DataFrame(
-            {
-                "group": list(groups),
-                "columns": [len(groups[g]) for g in groups],
-                "kept": [g in selection.kept for g in groups],
-                "effect_precision_at_5": [selection.effects.get(g, (np.nan,))[0] for g in groups],
-                "effect_precision_at_10": [
-                    selection.effects.get(g, (np.nan, np.nan))[1] for g in groups
-                ],
-            }
-        ).to_csv(tables / "feature_groups.csv", index=False)
+        selection.table(groups).to_csv(tables / "feature_groups.csv", index=False)
         evaluated_dir = work / "evaluated_model"
         evaluated_dir.mkdir(exist_ok=True)
         evaluated_trees = evaluated_dir / TREES_TEXT
