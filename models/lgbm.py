@@ -5,6 +5,13 @@ nothing depends on LightGBM's pandas-category mapping and the ONNX export is exa
 Optional inverse-propensity weights (1 / selection probability, clipped) make the
 training population resemble all traffic rather than the past policy's picks: they
 reduce the selection bias of the labels at the cost of variance.
+
+A model may read a subset of the feature columns: ``mask_columns`` blanks the others
+(NaN) before training. LightGBM drops a column without a value at dataset
+construction, so the model is the one trained on the kept columns alone (identical
+predictions, tested) while the booster keeps the full width: the exported graphs and
+serving's TreeSHAP take the whole feature matrix unchanged. ``refit_trees`` retrains
+with a fixed number of rounds and no validation set (the refit on all labelled history).
 """
 
 from __future__ import annotations
@@ -39,19 +46,21 @@ def ipw_weights(propensity: np.ndarray, clip: float = 50.0) -> np.ndarray:
     return w / w.mean()
 
 
-def train_trees(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    w_train: np.ndarray,
-    x_valid: np.ndarray,
-    y_valid: np.ndarray,
-    names: list[str],
-    config: TreeConfig,
-) -> tuple[lgb.Booster, dict[str, float]]:
-    """Fit with early stopping on validation average precision."""
-    positives = float(y_train.sum())
-    pos_weight = min((len(y_train) - positives) / max(positives, 1.0), config.max_pos_weight)
-    params = {
+def mask_columns(x: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """``x`` with the columns not in ``keep`` (bool per column) set to NaN; ``x`` itself
+    when every column is kept (no copy)."""
+    if keep is None or bool(np.all(keep)):
+        return x
+    out = np.array(x, dtype=np.float32, copy=True)
+    out[:, ~np.asarray(keep, dtype=bool)] = np.nan
+    return out
+
+
+def tree_params(config: TreeConfig, y: np.ndarray) -> dict[str, object]:
+    """LightGBM parameters of a run on labels ``y`` (positive weight from their balance)."""
+    positives = float(y.sum())
+    pos_weight = min((len(y) - positives) / max(positives, 1.0), config.max_pos_weight)
+    return {
         "objective": "binary",
         "metric": "average_precision",
         "learning_rate": config.learning_rate,
@@ -68,10 +77,43 @@ def train_trees(
         "verbose": -1,
         **config.extra,
     }
+
+
+def refit_trees(
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    names: list[str],
+    config: TreeConfig,
+    rounds: int,
+    keep: np.ndarray | None = None,
+) -> lgb.Booster:
+    """Trees trained for exactly ``rounds`` rounds on the given rows (no early stopping)."""
+    data = lgb.Dataset(mask_columns(x, keep), y, weight=w, feature_name=list(names))
+    return lgb.train(tree_params(config, y), data, num_boost_round=max(int(rounds), 1))
+
+
+def train_trees(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    w_train: np.ndarray,
+    x_valid: np.ndarray,
+    y_valid: np.ndarray,
+    names: list[str],
+    config: TreeConfig,
+    keep: np.ndarray | None = None,
+) -> tuple[lgb.Booster, dict[str, float]]:
+    """Fit with early stopping on validation average precision, reading only the columns
+    in ``keep`` (all when None)."""
+    params = tree_params(config, y_train)
     train = lgb.Dataset(
-        x_train, y_train, weight=w_train, feature_name=list(names), free_raw_data=False
+        mask_columns(x_train, keep),
+        y_train,
+        weight=w_train,
+        feature_name=list(names),
+        free_raw_data=False,
     )
-    valid = lgb.Dataset(x_valid, y_valid, reference=train, free_raw_data=False)
+    valid = lgb.Dataset(mask_columns(x_valid, keep), y_valid, reference=train, free_raw_data=False)
     booster = lgb.train(
         params,
         train,
@@ -81,5 +123,5 @@ def train_trees(
     )
     return booster, {
         "best_iteration": float(booster.best_iteration),
-        "scale_pos_weight": pos_weight,
+        "scale_pos_weight": float(params["scale_pos_weight"]),  # type: ignore[arg-type]
     }

@@ -2,8 +2,12 @@
 
 Inputs: the feature matrix (float32, NaN allowed) and hashed codes of the importer,
 declarant, seller, HS6 and origin (index 0 = unseen). Preprocessing lives inside the
-module (signed log, standardisation with training statistics, NaN -> 0 plus a missing
-flag), so the exported ONNX graph needs nothing but the raw features. Heads:
+module (signed log, standardisation with training statistics clipped to +-``clip``
+standard deviations, NaN -> 0 plus a missing flag, columns outside ``keep`` zeroed), so
+the exported ONNX graph needs nothing but the raw features. The signed log is log1p on
+the non-negative counts and amounts; the clip keeps a count far outside the training
+range (a busy party, a history older than any training row saw) from driving the trunk
+into a region it never learned, where trees merely stay in their last leaf. Heads:
 irregularity logit, log1p revenue given an irregularity, and the risk type.
 """
 
@@ -27,10 +31,15 @@ class RiskNet(nn.Module):
         embedding_dim: int = 16,
         hidden: tuple[int, ...] = (256, 128),
         dropout: float = 0.1,
+        clip: float = 5.0,
+        keep: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+        self.register_buffer("clip", torch.tensor(float(clip)))
+        used = np.ones(n_features) if keep is None else np.asarray(keep, dtype=np.float32)
+        self.register_buffer("keep", torch.as_tensor(used, dtype=torch.float32))
         # Upper bound of the revenue head when serving: log1p of the largest training revenue.
         self.register_buffer("revenue_cap", torch.tensor(20.0))
         self.embeddings = nn.ModuleList(nn.Embedding(c, embedding_dim) for c in cardinalities)
@@ -54,7 +63,8 @@ class RiskNet(nn.Module):
         x = (
             self.signed_log(torch.where(missing, torch.zeros_like(features), features)) - self.mean
         ) / self.std
-        x = torch.cat([x, missing.to(x.dtype)], dim=1)
+        x = torch.clamp(x, min=-self.clip, max=self.clip) * self.keep
+        x = torch.cat([x, missing.to(x.dtype) * self.keep], dim=1)
         embedded = [emb(codes[:, j]) for j, emb in enumerate(self.embeddings)]
         h = self.trunk(torch.cat([x, *embedded], dim=1))
         revenue = self.revenue(h).squeeze(1)

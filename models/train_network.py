@@ -1,4 +1,7 @@
-"""Training loop of the risk network: joint loss, early stopping, deterministic on CPU."""
+"""Training loop of the risk network: joint loss, early stopping, deterministic on CPU.
+
+Without a validation set (the refit on all labelled history), it runs ``config.epochs``
+epochs and keeps the last state: the refit passes the early-stopped epoch count."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ class NetworkConfig:
     risk_weight: float = 0.1
     patience: int = 4
     max_pos_weight: float = 10.0
+    clip: float = 5.0  # standardised inputs clipped to +- this many standard deviations
     seed: int = 0
     threads: int = 2
 
@@ -69,17 +73,28 @@ def predict_network(net: RiskNet, features: np.ndarray, codes: np.ndarray) -> di
 
 def train_network(
     train: NetworkData,
-    valid: NetworkData,
+    valid: NetworkData | None,
     cardinalities: list[int],
     n_risk_types: int,
     config: NetworkConfig,
+    keep: np.ndarray | None = None,
 ) -> tuple[RiskNet, dict[str, float]]:
-    """Train with early stopping on validation precision@5 %; returns the best network."""
+    """Train with early stopping on validation precision@5 % and return the best network
+    (without ``valid``: ``config.epochs`` epochs, the last state); it reads only the
+    feature columns in ``keep`` (all when None)."""
     torch.manual_seed(config.seed)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(config.threads)
     mean, std = feature_statistics(train.features)
-    net = RiskNet(train.features.shape[1], cardinalities, n_risk_types, mean, std)
+    net = RiskNet(
+        train.features.shape[1],
+        cardinalities,
+        n_risk_types,
+        mean,
+        std,
+        clip=config.clip,
+        keep=keep,
+    )
     net.revenue_cap.fill_(float(np.log1p(train.revenue.max(initial=0.0))) + 0.1)
     optimiser = torch.optim.AdamW(
         net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
@@ -89,7 +104,7 @@ def train_network(
     pos_weight = min((len(train.y) - positives) / max(positives, 1.0), config.max_pos_weight)
     bce = nn.BCEWithLogitsLoss(reduction="none", pos_weight=torch.tensor(pos_weight))
     generator = torch.Generator().manual_seed(config.seed)
-    best_state, best_score, stale, history = None, -1.0, 0, {}
+    best_state, best_score, best_epoch, stale, history = None, -1.0, 0, 0, {}
     for epoch in range(config.epochs):
         net.train()
         order = torch.randperm(len(y), generator=generator)
@@ -108,10 +123,13 @@ def train_network(
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+        if valid is None:
+            history[f"epoch_{epoch}"] = float("nan")
+            continue
         score = precision_at(predict_network(net, valid.features, valid.codes)["p"], valid.y, 5)
         history[f"epoch_{epoch}"] = score
         if score > best_score:
-            best_score, stale = score, 0
+            best_score, best_epoch, stale = score, epoch + 1, 0
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         else:
             stale += 1
@@ -120,4 +138,10 @@ def train_network(
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
-    return net, {"best_valid_precision_at_5": best_score, "epochs_run": float(len(history))}
+    if valid is None:
+        best_epoch = len(history)
+    return net, {
+        "best_valid_precision_at_5": best_score,
+        "epochs_run": float(len(history)),
+        "best_epoch": float(best_epoch),
+    }

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.metrics import budget_metrics, expected_calibration_error, precision_at, top_k
+from training.traffic import traffic_line
 
 
 def _safe_auc(fn: object, y: np.ndarray, s: np.ndarray) -> float:
@@ -69,8 +70,9 @@ def random_control_metrics(
 
 
 def summary_line(metrics: dict[str, float], prefix: str = "test_blend_") -> str:
-    """The test window at a 5 % budget in one line, with the random controls' unbiased
-    estimate when there are enough of them."""
+    """The test window at a 5 % budget in one line (as served), with the random controls'
+    unbiased estimate and their predicted against found hits when there are enough of
+    them, and the same window on live-label features when it was measured."""
     m = {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
     line = (
         f"precision@5% {m['precision_at_5']:.3f} (base rate {m['base_rate']:.3f}),"
@@ -83,4 +85,10 @@ def summary_line(metrics: dict[str, float], prefix: str = "test_blend_") -> str:
             f" {m['base_rate_random_controls']:.3f}), recall@5%"
             f" {m['recall_at_5_random_controls']:.3f}"
         )
+    traffic = traffic_line(m)
+    if traffic:
+        line += f"; score as a probability on the random controls: {traffic}"
+    live = prefix.replace("test_", "test_live_", 1) + "precision_at_5"
+    if live in metrics:
+        line += f"; with live-label features (not as served) precision@5% {metrics[live]:.3f}"
     return line

@@ -86,13 +86,15 @@ def log_run(
     bundle: Path,
     tags: dict[str, str],
     config: dict[str, Any] | None = None,
+    artifacts: dict[str, list[Path]] | None = None,
 ) -> Registered:
     """One run with params, metrics, plots and the bundle; a new version aliased challenger.
 
     ``config`` (nested hyper-parameters) is logged whole as the ``config.json`` artifact and
     flattened into one param per hyper-parameter; every param is also in ``params.json``,
     and one too long for an MLflow param is only there (its name in the tag
-    ``params_in_artifact_only``).
+    ``params_in_artifact_only``). ``artifacts`` are further files by run folder
+    (evaluation tables, the evaluated model before its refit).
     """
     mlflow = _client(mlruns_dir)
     eid = experiment_id(mlruns_dir)
@@ -107,6 +109,9 @@ def log_run(
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(v)})
         for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")
+        for folder, paths in (artifacts or {}).items():
+            for path in paths:
+                mlflow.log_artifact(str(path), artifact_path=folder)
         mlflow.log_artifacts(str(bundle), artifact_path="bundle")
         source = mlflow.get_artifact_uri("bundle")
     client = mlflow.MlflowClient()

@@ -1,5 +1,16 @@
-"""One training run: features -> labels -> split -> trees, network, blend -> evaluation ->
-bundle -> MLflow run and registered version (alias challenger)."""
+"""One training run: features -> labels -> split -> features as served -> trees (feature
+groups selected), network, blend -> evaluation as served -> refit -> bundle -> MLflow run
+and registered version (alias challenger).
+
+Validation and test windows are measured on features as the service computes them
+(``training.served``: state at the window start, the window's labels hidden, its
+declarations folded as they arrive): early stopping, the feature groups, the blend
+weight and the calibration are chosen on as-served validation, and the headline
+``test_*`` metrics are as served. The same test window on training's live-label
+features is kept under ``test_live_*`` for comparison. After selection the models are
+refitted on all labelled history and that refit is registered; the test metrics stay
+those of the evaluated model (trained on the train window), which is logged beside it.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +32,7 @@ from canonical.schema import RISK_TYPES
 from features import FeaturePipeline
 from features.state_io import save_state
 from graph.pipeline_blocks import all_blocks
-from models.blend import Blend, fit_blend, smearing_factor
+from models.blend import fit_blend, smearing_factor
 from models.bundle import (
     ENCODER_DIR,
     FEATURES_DIR,
@@ -33,11 +44,15 @@ from models.bundle import (
 from models.encoding import CategoryEncoder
 from models.export import export_scorer
 from models.lgbm import TreeConfig, ipw_weights, train_trees
-from models.network import RiskNet
+from models.metrics import precision_at
 from models.train_network import NetworkConfig, NetworkData, predict_network, train_network
 from training import plots
-from training.dataset import label_declarations
-from training.evaluate import evaluate
+from training.dataset import Labelled, label_declarations
+from training.drift import psi_summary, psi_table
+from training.groups import GroupSelection, group_of, model_groups, select_groups
+from training.refit import Models, refit_models
+from training.report import EvaluationWindow, unweighted_calibration_check, window_report
+from training.served import WindowFeatures, served_window
 from training.smoke import smoke_records, smoke_scores
 from training.split import time_split
 from training.tracking import Registered, log_run
@@ -46,6 +61,11 @@ StepFn = Callable[[str], contextlib.AbstractContextManager[None]]
 BASELINE_FEATURE = "importer__hit_rate"
 QUANTILE_SHARES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
 SMOKE_ROWS = 8
+EVALUATED_NOTE = (
+    "test metrics (test_*) are those of the model trained on the train window and selected"
+    " on as-served validation, measured on the test window as served; the registered"
+    " model is that model refitted on all labelled history"
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +75,11 @@ class TrainConfig:
     valid_share: float = 0.15
     test_share: float = 0.15
     calibration: str = "platt"  # smooth; isotonic steps to 1.0 on small validation sets
+    calibration_weights: str = "ipw"  # ipw: a probability on all traffic; none: on controls
     ipw: bool = False
+    network_margin: float = 0.01  # validation precision@5 % the network must add to get weight
+    select_groups: bool = True
+    refit: bool = True
     band_high_share: float = 0.02
     band_medium_share: float = 0.10
     tree: TreeConfig = field(default_factory=TreeConfig)
@@ -64,12 +88,14 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What a run produced."""
+    """What a run produced: ``bundle`` holds the registered (refitted) model,
+    ``evaluated_trees`` the trees the test metrics measure."""
 
     registered: Registered
     metrics: dict[str, float]
     bundle: Path
     timings: dict[str, float]
+    evaluated_trees: Path
 
 
 @contextlib.contextmanager
@@ -90,12 +116,42 @@ def _share_quantiles(scores: np.ndarray) -> dict[str, float]:
     return {str(share): float(np.quantile(scores, 1 - share)) for share in QUANTILE_SHARES}
 
 
-def _traffic_scores(
-    booster: lgb.Booster, net: RiskNet, blend: Blend, features: np.ndarray, codes: np.ndarray
-) -> np.ndarray:
+def _traffic_scores(models: Models, features: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Blended scores of every given declaration, labelled or not (traffic, as served)."""
-    p_net = predict_network(net, features, codes)["p"]
-    return blend.score(booster.predict(features), p_net)
+    p_net = predict_network(models.net, features, codes)["p"]
+    return models.blend.score(models.booster.predict(features), p_net)
+
+
+def _part(
+    lab: Labelled, mask: np.ndarray, x: np.ndarray, codes: np.ndarray, ipw: bool
+) -> NetworkData:
+    """The labelled rows of ``mask`` with the feature rows ``x`` (aligned with them)."""
+    weight = ipw_weights(lab.propensity[mask]) if ipw else np.ones(int(mask.sum()))
+    return NetworkData(x, codes, lab.y[mask], lab.revenue[mask], lab.risk[mask], weight)
+
+
+def _select_trees(
+    parts: dict[str, NetworkData],
+    names: list[str],
+    groups: dict[str, tuple[str, ...]],
+    config: TrainConfig,
+) -> tuple[GroupSelection, lgb.Booster, dict[str, float]]:
+    """Group selection by trees early-stopped and scored on as-served validation, and the
+    trees on the kept groups."""
+    tr, va = parts["train"], parts["valid"]
+    fitted: dict[bytes, tuple[lgb.Booster, dict[str, float]]] = {}
+
+    def score(keep: np.ndarray) -> tuple[float, float]:
+        booster, info = train_trees(
+            tr.features, tr.y, tr.weight, va.features, va.y, names, config.tree, keep
+        )
+        fitted[keep.tobytes()] = (booster.free_dataset(), info)  # keep the model only
+        p = booster.predict(va.features)
+        return precision_at(p, va.y, 5), precision_at(p, va.y, 10)
+
+    selection = select_groups(names, groups, score, enabled=config.select_groups)
+    booster, info = fitted[selection.keep.tobytes()]
+    return selection, booster, info
 
 
 def train(
@@ -106,7 +162,7 @@ def train(
     step: StepFn = _quiet_step,
     work_dir: Path | None = None,
 ) -> TrainResult:
-    """Train, evaluate on the latest part of the history, and register a version."""
+    """Train, evaluate as served on the latest part of the history, refit, and register."""
     config = config or TrainConfig()
     d = frames["declarations"]
     c = frames.get("controls")
@@ -127,103 +183,183 @@ def train(
 
     with timed("features"):
         pipeline = FeaturePipeline(all_blocks())
+        # CROSS-FIT: when FeaturePipeline gains its ``cross_fit`` option (training rows'
+        # label statistics cross-fitted by time blocks), it is switched on here, for the
+        # live training matrix only; the as-served windows below use ``transform``.
         x_all = pipeline.fit_transform(d, c, f, i)
         names = list(pipeline.spec_.names)
         inputs = pipeline.fitted_inputs_
     with timed("labels and split"):
         split = time_split(inputs.time, config.valid_share, config.test_share)
         lab = label_declarations(d, c, split)
-        train_rows = inputs.time < split.valid_start
-        encoder = CategoryEncoder.fit(inputs.take(np.flatnonzero(train_rows)))
+        window = split.assign(inputs.time)
+        encoder = CategoryEncoder.fit(inputs.take(np.flatnonzero(window == "train")))
         codes_all = encoder.transform(inputs)
-        parts = {}
-        for name in ("train", "valid", "test"):
-            m = lab.mask(name)
-            rows = lab.rows[m]
-            weight = ipw_weights(lab.propensity[m]) if config.ipw else np.ones(int(m.sum()))
-            parts[name] = NetworkData(
-                x_all[rows], codes_all[rows], lab.y[m], lab.revenue[m], lab.risk[m], weight
+    with timed("features as served"):
+        served: dict[str, WindowFeatures] = {
+            name: served_window(frames, start, np.flatnonzero(window == name))
+            for name, start in (("valid", split.valid_start), ("test", split.test_start))
+        }
+    rows = {name: lab.rows[lab.mask(name)] for name in ("train", "valid", "test")}
+    parts = {
+        "train": _part(
+            lab, lab.mask("train"), x_all[rows["train"]], codes_all[rows["train"]], config.ipw
+        ),
+        **{
+            name: _part(
+                lab,
+                lab.mask(name),
+                served[name].at(rows[name]),
+                codes_all[rows[name]],
+                config.ipw,
             )
-        for name, part in parts.items():
-            if part.y.sum() == 0:
-                raise ValueError(f"the {name} window has no irregularity: not enough labels")
+            for name in ("valid", "test")
+        },
+    }
+    for name, part in parts.items():
+        if part.y.sum() == 0:
+            raise ValueError(f"the {name} window has no irregularity: not enough labels")
+    te = parts["test"]
+    groups = model_groups(pipeline.spec_.groups)
     with timed("LightGBM"):
-        tr, va = parts["train"], parts["valid"]
-        booster, tree_info = train_trees(
-            tr.features, tr.y, tr.weight, va.features, va.y, names, config.tree
-        )
+        selection, booster, tree_info = _select_trees(parts, names, groups, config)
     with timed("network"):
+        tr, va = parts["train"], parts["valid"]
         net, net_info = train_network(
-            tr, va, encoder.cardinalities(), len(RISK_TYPES), config.network
+            tr, va, encoder.cardinalities(), len(RISK_TYPES), config.network, selection.keep
         )
     with timed("blend"):
-        p_tree = {k: booster.predict(v.features) for k, v in parts.items()}
-        p_net = {k: predict_network(net, v.features, v.codes) for k, v in parts.items()}
+        fitted = ("train", "valid")
+        p_tree = {k: booster.predict(parts[k].features) for k in fitted}
+        p_net = {k: predict_network(net, parts[k].features, parts[k].codes) for k in fitted}
+        lab_valid = lab.mask("valid")
+        calibration_weight = (
+            ipw_weights(lab.propensity[lab_valid]) if config.calibration_weights == "ipw" else None
+        )
         blend, weight_scores = fit_blend(
-            p_tree["valid"], p_net["valid"]["p"], va.y, config.calibration
+            p_tree["valid"],
+            p_net["valid"]["p"],
+            va.y,
+            config.calibration,
+            config.network_margin,
+            calibration_weight,
         )
         hits = tr.y > 0
         smearing = smearing_factor(p_net["train"]["log_revenue"][hits], tr.revenue[hits])
         blend = replace(blend, revenue_smearing=smearing)
-        test_score = blend.score(p_tree["test"], p_net["test"]["p"])
-        # bands and warm-up points are shares of traffic: every declaration of the window
-        in_valid = np.flatnonzero(split.assign(inputs.time) == "valid")
-        traffic = _traffic_scores(booster, net, blend, x_all[in_valid], codes_all[in_valid])
-        bands = _bands(traffic, config.band_high_share, config.band_medium_share)
+        evaluated = Models(booster, net, blend)
     with timed("evaluation"):
-        te = parts["test"]
-        m_test = lab.mask("test")
-        rows_test = lab.rows[m_test]
-        mode = inputs.text["transport_mode"][rows_test]
-        aeo = inputs.flag["importer_aeo"][rows_test]
-        basis = lab.basis[m_test]
-        baseline = x_all[rows_test, names.index(BASELINE_FEATURE)]
-        metrics: dict[str, float] = {}
-        candidates = {
-            "lgbm": (p_tree["test"], False),
-            "network": (p_net["test"]["p"], False),
-            "blend": (test_score, True),
-            "baseline": (baseline, False),
-        }
-        for label, (s, calibrated) in candidates.items():
-            for key, value in evaluate(s, te.y, te.revenue, mode, aeo, basis, calibrated).items():
-                metrics[f"test_{label}_{key}"] = value
+        col = names.index(BASELINE_FEATURE)
+        held_out = EvaluationWindow(
+            served=te,
+            live=replace(te, features=x_all[rows["test"]]),
+            lodged=inputs.time[rows["test"]],
+            mode=inputs.text["transport_mode"][rows["test"]],
+            aeo=inputs.flag["importer_aeo"][rows["test"]],
+            basis=lab.basis[lab.mask("test")],
+        )
+        metrics, by_month, scores = window_report(evaluated, held_out, col)
+        metrics.update(unweighted_calibration_check(evaluated, va, held_out, config.calibration))
+        test_traffic = _traffic_scores(evaluated, served["test"].x, codes_all[served["test"].rows])
+        metrics["test_blend_mean_score_traffic"] = float(test_traffic.mean())
+        metrics["rows_test_traffic"] = float(len(test_traffic))
+        psi = psi_table(
+            names,
+            x_all[window == "train"],
+            served["test"].x,
+            group_of(groups),
+            selection.keep,
+        )
+        metrics.update(psi_summary(psi))
+        metrics.update(selection.metrics())
         metrics["valid_blend_weight"] = blend.weight
-        metrics["train_revenue_smearing"] = blend.revenue_smearing
         metrics["valid_blend_precision_at_5"] = weight_scores[blend.weight]
+        metrics["valid_lgbm_precision_at_5"] = weight_scores[1.0]
+        metrics["valid_best_network_weight_precision_at_5"] = max(
+            v for w, v in weight_scores.items() if w < 1.0
+        )
         metrics.update({f"tree_{k}": v for k, v in tree_info.items()})
         metrics.update({f"network_{k}": v for k, v in net_info.items()})
         for name, part in parts.items():
             metrics[f"rows_{name}"] = float(len(part.y))
             metrics[f"positives_{name}"] = float(part.y.sum())
+    with timed("refit"):
+        if config.refit:
+            everything = _part(
+                lab, np.ones(len(lab.y), bool), x_all[lab.rows], codes_all[lab.rows], config.ipw
+            )
+            registered_models, refit_info = refit_models(
+                evaluated,
+                everything,
+                names,
+                selection.keep,
+                len(tr.y),
+                int(net_info["best_epoch"]),
+                encoder.cardinalities(),
+                len(RISK_TYPES),
+                config.tree,
+                config.network,
+            )
+            metrics.update(refit_info)
+        else:
+            registered_models = evaluated
+        metrics["train_revenue_smearing"] = registered_models.blend.revenue_smearing
+        # bands and warm-up points are shares of traffic: every declaration of the
+        # validation window, as served, scored by the registered model
+        traffic = _traffic_scores(
+            registered_models, served["valid"].x, codes_all[served["valid"].rows]
+        )
+        bands = _bands(traffic, config.band_high_share, config.band_medium_share)
     work = Path(work_dir or tempfile.mkdtemp(prefix="targeting-train-"))
     bundle = work / "bundle"
     with timed("bundle"):
         bundle.mkdir(parents=True, exist_ok=True)
         pipeline.save(bundle / FEATURES_DIR)
         save_state(encoder.get_state(), bundle / ENCODER_DIR)
-        booster.save_model(str(bundle / TREES_TEXT))
-        export_scorer(booster, net, blend, len(names), bundle)
-        window = {k: datetime.fromtimestamp(v, UTC).isoformat() for k, v in split.to_dict().items()}
-        window["start"] = datetime.fromtimestamp(int(inputs.time.min()), UTC).isoformat()
+        registered_models.booster.save_model(str(bundle / TREES_TEXT))
+        export_scorer(
+            registered_models.booster,
+            registered_models.net,
+            registered_models.blend,
+            len(names),
+            bundle,
+        )
+        window_times = {
+            k: datetime.fromtimestamp(v, UTC).isoformat() for k, v in split.to_dict().items()
+        }
+        window_times["start"] = datetime.fromtimestamp(int(inputs.time.min()), UTC).isoformat()
+        evaluation = {
+            "features": "as served: state at the window start, the window's labels hidden,"
+            " its declarations folded as they arrive",
+            "model": EVALUATED_NOTE if config.refit else "the registered model",
+            "refit": config.refit,
+        }
         manifest: dict[str, Any] = {
             "model_name": "targeting",
             "created_at": datetime.now(UTC).isoformat(),
             "git_commit": git_commit(),
-            "training_window": window,
+            "training_window": window_times,
             "feature_spec_hash": pipeline.spec_.hash,
             "feature_code_version": pipeline.spec_.code_version,
             "feature_names": names,
-            "blend": blend.to_dict(),
+            "feature_groups": {"kept": list(selection.kept), "dropped": list(selection.dropped)},
+            "blend": registered_models.blend.to_dict(),
+            "calibration": {
+                "fitted_on": "as-served validation window, controlled rows",
+                "weights": config.calibration_weights,
+            },
             "bands": bands,
             "risk_types": list(RISK_TYPES),
             "embedded_columns": list(encoder.buckets),
             "libraries": library_versions(),
             "test_metrics": {k: v for k, v in metrics.items() if k.startswith("test_blend_")},
+            "evaluation": evaluation,
             "band_shares": {"high": config.band_high_share, "medium": config.band_medium_share},
             "validation_score_quantiles": _share_quantiles(traffic),
         }
-        valid_rows = lab.rows[lab.mask("valid")]
+        if config.refit:
+            manifest["refit"] = {k: metrics[k] for k in ("refit_rows", "refit_rounds")}
+        valid_rows = rows["valid"]
         picks = valid_rows[np.linspace(0, len(valid_rows) - 1, SMOKE_ROWS).astype(int)]
         records = smoke_records(frames, picks)
         manifest["smoke_test"] = {
@@ -234,29 +370,40 @@ def train(
     with timed("plots"):
         plot_dir = work / "plots"
         plot_dir.mkdir(exist_ok=True)
-        scores = {
-            "blend": test_score,
-            "lgbm": p_tree["test"],
-            "network": p_net["test"]["p"],
-            "baseline": baseline,
-        }
+        random = held_out.basis == "random"
+        on_traffic = random if random.sum() >= 50 else np.ones(len(te.y), bool)
         sample = np.arange(min(len(te.y), 5000))
         contrib = booster.predict(te.features[sample], pred_contrib=True)[:, :-1]
         gain = booster.feature_importance(importance_type="gain")
         plot_paths = [
             plots.precision_curve(scores, te.y, plot_dir / "precision_at_n.png"),
             plots.pr_curve(scores, te.y, plot_dir / "pr_curve.png"),
-            plots.calibration_plot(test_score, te.y, plot_dir / "calibration.png"),
+            plots.calibration_plot(
+                scores["blend"][on_traffic], te.y[on_traffic], plot_dir / "calibration.png"
+            ),
             plots.importance_plot(names, gain, plot_dir / "feature_importance.png"),
             plots.shap_summary(names, contrib, te.features[sample], plot_dir / "shap_summary.png"),
         ]
+        tables = work / "evaluation"
+        tables.mkdir(exist_ok=True)
+        by_month.to_csv(tables / "test_by_month.csv", index=False)
+        psi.to_csv(tables / "psi_train_vs_served.csv", index=False)
+        selection.table(groups).to_csv(tables / "feature_groups.csv", index=False)
+        evaluated_dir = work / "evaluated_model"
+        evaluated_dir.mkdir(exist_ok=True)
+        evaluated_trees = evaluated_dir / TREES_TEXT
+        booster.save_model(str(evaluated_trees))
     with timed("MLflow"):
         params: dict[str, Any] = {
-            "data_window": f"{window['start'][:10]}..{window['end'][:10]}",
-            "split": json.dumps(window),
+            "data_window": f"{window_times['start'][:10]}..{window_times['end'][:10]}",
+            "split": json.dumps(window_times),
             "feature_spec_hash": pipeline.spec_.hash,
             "feature_count": len(names),
             "dropped_feature_groups": json.dumps(pipeline.spec_.dropped),
+            "feature_groups_kept": json.dumps(list(selection.kept)),
+            "feature_groups_dropped": json.dumps(list(selection.dropped)),
+            "test_features": "as_served",
+            "test_metrics_model": "pre_refit" if config.refit else "registered",
             "git_commit": manifest["git_commit"],
             **(source or {}),
         }
@@ -266,7 +413,14 @@ def train(
             metrics,
             plot_paths,
             bundle,
-            tags={"feature_spec_hash": pipeline.spec_.hash},
+            tags={
+                "feature_spec_hash": pipeline.spec_.hash,
+                "test_metrics_model": evaluation["model"],
+            },
             config=asdict(config),
+            artifacts={
+                "evaluation": sorted(tables.iterdir()),
+                "evaluated_model": [evaluated_trees],
+            },
         )
-    return TrainResult(registered, metrics, bundle, timings)
+    return TrainResult(registered, metrics, bundle, timings, evaluated_trees)

@@ -15,7 +15,9 @@ from models.train_network import NetworkConfig
 from synth import WorldConfig, generate_world, write_world
 from training.train import TrainConfig, TrainResult, train
 
-FAST = TrainConfig(tree=TreeConfig(max_rounds=200), network=NetworkConfig(epochs=6, patience=2))
+FAST = TrainConfig(
+    tree=TreeConfig(max_rounds=200, threads=1), network=NetworkConfig(epochs=6, patience=2)
+)
 
 
 @dataclass(frozen=True)

@@ -86,10 +86,11 @@ def test_score_command_writes_ids_scores_bands_and_reasons(
     assert scores.reason_1.str.contains(":").mean() > 0.5
 
 
-def test_test_window_labels_do_not_reach_the_trained_model(frames, tmp_path: Path) -> None:
-    """Flip every control result of the test window: trees and validation scores unchanged."""
-    small = {k: v for k, v in frames.items()}
-    first = train(small, tmp_path / "a", replace(FAST, network=NetworkConfig(epochs=2)))
+def test_test_window_labels_do_not_reach_the_evaluated_model(frames, tmp_path: Path) -> None:
+    """Flip every control result of the test window: the evaluated trees and validation
+    scores unchanged, the test metrics changed; the registered refit uses those labels."""
+    config = replace(FAST, network=NetworkConfig(epochs=2), select_groups=False)
+    first = train(frames, tmp_path / "a", config)
     controls = frames["controls"].copy()
     decl = frames["declarations"].set_index("declaration_id").lodged_at
     lodged = controls.declaration_id.map(decl)
@@ -98,10 +99,11 @@ def test_test_window_labels_do_not_reach_the_trained_model(frames, tmp_path: Pat
     controls.loc[late, "outcome"] = np.where(
         controls.loc[late, "outcome"] == "no_irregularity", "irregularity", "no_irregularity"
     )
-    flipped = {**small, "controls": controls}
-    second = train(flipped, tmp_path / "b", replace(FAST, network=NetworkConfig(epochs=2)))
-    assert (first.bundle / "trees.txt").read_text() == (second.bundle / "trees.txt").read_text()
+    second = train({**frames, "controls": controls}, tmp_path / "b", config)
+    assert first.evaluated_trees.read_text() == second.evaluated_trees.read_text()
     assert (
         first.metrics["valid_blend_precision_at_5"] == second.metrics["valid_blend_precision_at_5"]
     )
     assert first.metrics["test_lgbm_precision_at_5"] != second.metrics["test_lgbm_precision_at_5"]
+    refit = [(r.bundle / "trees.txt").read_text() for r in (first, second)]
+    assert refit[0] != refit[1]

@@ -16,7 +16,8 @@ from training.train import TrainResult
 def test_revenue_given_hit_adds_up_on_held_out_hits(
     served: Served, frames: dict[str, pd.DataFrame], trained: tuple[TrainResult, Path]
 ) -> None:
-    """Validation and test hits (the revenue head never fits them): the sum of
+    """Validation and test hits (the evaluated network's revenue head never fits them; the
+    registered one is refitted on them only when the blend gives the network weight): the sum of
     expected_revenue / score is within 1.75x of the revenue recovered (the median that
     expm1 of a log-scale regression gives was ~3.5x low here; smeared by the ratio of
     sums 1.5x high, by Duan's mean 1.9x: ~135 training hits, a quarter at zero)."""
