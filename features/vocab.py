@@ -97,10 +97,10 @@ class Vocabulary:
 
     @property
     def indexed(self) -> bool:
-        """Whether a batch lookup ran since the base index was last rebuilt: pandas builds
-        the index's hash table on first use (about 0.1 s per million values), so a server
-        runs one before its first request."""
-        return self._indexed or not self._values
+        """Whether a batch lookup would find its hash table built: pandas builds an index's
+        table on first use (about 0.1 s per million values), so a server runs one before
+        its first request, and additions keep a built table current (see above)."""
+        return (self._indexed and not self._stale()) or not self._values
 
     def codes(self, values: np.ndarray, dict_up_to: int = SMALL_BATCH) -> np.ndarray:
         """Code of each value; -1 for unseen or null (batches up to ``dict_up_to`` values
