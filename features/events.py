@@ -49,8 +49,17 @@ class EventIndex:
     def _set(self, keys: np.ndarray, values: dict[str, np.ndarray]) -> None:
         self.keys = keys
         self.values = values  # in key order: what a merge needs
-        self.prefix = {name: np.concatenate([[0.0], np.cumsum(v)]) for name, v in values.items()}
+        self._prefix: dict[str, np.ndarray] | None = None
         self._starts: np.ndarray | None = None
+
+    @property
+    def prefix(self) -> dict[str, np.ndarray]:
+        """Prefix sums of every value (built on first use: a fold's new events never are)."""
+        if self._prefix is None:
+            self._prefix = {
+                name: np.concatenate([[0.0], np.cumsum(v)]) for name, v in self.values.items()
+            }
+        return self._prefix
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -8,29 +8,43 @@ import pandas as pd
 from features.blocks import ControlEvents, EnsEvents
 from features.inputs import ens_content_keys, text_column
 from features.timebase import to_seconds
-from features.vocab import Vocabulary
+from features.vocab import FOLD_BATCH, Vocabulary
 
 HIT_OUTCOMES = ("irregularity", "seizure")
 
 
+def control_columns(controls: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The control-result columns as numpy arrays (``controlled_at`` in seconds)."""
+    n = len(controls)
+    return {
+        "declaration_id": text_column(controls["declaration_id"], n),
+        "controlled_at": to_seconds(controls["controlled_at"]),
+        "outcome": text_column(controls["outcome"], n),
+        "revenue_recovered": pd.to_numeric(controls["revenue_recovered"]).to_numpy(
+            dtype=np.float64, na_value=np.nan
+        ),
+    }
+
+
 def control_events(
-    controls: pd.DataFrame, registry: pd.Index | Vocabulary
+    controls: pd.DataFrame | dict[str, np.ndarray], registry: pd.Index | Vocabulary
 ) -> tuple[ControlEvents, np.ndarray]:
     """Controls attributed to registry rows by declaration_id, and the mask of those whose
     declaration is not in the registry (declaration ids in row order, as an index or as
-    the pipeline's vocabulary)."""
-    ids = controls["declaration_id"].astype(object).to_numpy()
+    the pipeline's vocabulary). ``controls``: a frame or its ``control_columns``."""
+    cols = control_columns(controls) if isinstance(controls, pd.DataFrame) else controls
+    ids = cols["declaration_id"]
     if isinstance(registry, Vocabulary):
-        rows = registry.codes(ids)
+        rows = registry.codes(ids, dict_up_to=FOLD_BATCH)
     else:
         rows = registry.get_indexer(pd.Index(ids, dtype=object))
     known = rows >= 0
-    hit = controls["outcome"].isin(HIT_OUTCOMES).to_numpy(dtype=np.float64)
-    revenue = controls["revenue_recovered"].fillna(0.0).to_numpy(dtype=np.float64)
+    hit = np.fromiter((o in HIT_OUTCOMES for o in cols["outcome"]), dtype=bool, count=len(ids))
+    revenue = np.nan_to_num(cols["revenue_recovered"], nan=0.0)
     events = ControlEvents(
         row=rows[known].astype(np.int64),
-        time=to_seconds(controls["controlled_at"])[known],
-        hit=hit[known],
+        time=cols["controlled_at"][known],
+        hit=hit[known].astype(np.float64),
         revenue=revenue[known],
     )
     return events, ~known

@@ -57,7 +57,11 @@ class Inputs:
     number: dict[str, np.ndarray]  # float64, NaN where missing
     flag: dict[str, np.ndarray]  # bool
     ens: dict[str, np.ndarray] | None  # None when no ENS data was given at all
+    # The ENS versions linked to the rows (``row`` tags each): kept by
+    # ``inputs_from_records`` so that a batch prepared once can be scored, then folded.
+    versions: dict[str, np.ndarray] | None = None
     _keys: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _codes: dict[tuple[str, Any], tuple[int, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
@@ -75,12 +79,20 @@ class Inputs:
         """The inputs of a subset of rows."""
         pick = {k: v[rows] for k, v in self.text.items()}
         ens = None if self.ens is None else {k: v[rows] for k, v in self.ens.items()}
+        versions = None
+        if self.versions is not None:
+            position = np.full(self.n, -1, dtype=np.int64)
+            position[np.asarray(rows)] = np.arange(len(self.time[rows]))
+            new_row = position[self.versions["row"]]
+            versions = {k: v[new_row >= 0] for k, v in self.versions.items()}
+            versions["row"] = new_row[new_row >= 0]
         return Inputs(
             time=self.time[rows],
             text=pick,
             number={k: v[rows] for k, v in self.number.items()},
             flag={k: v[rows] for k, v in self.flag.items()},
             ens=ens,
+            versions=versions,
         )
 
 
@@ -88,6 +100,8 @@ def _text(values: Any, n: int) -> np.ndarray:
     """Object array with None for missing values."""
     if values is None:
         return np.full(n, None, dtype=object)
+    if isinstance(values, pd.Series):  # one pass, whatever the dtype (arrow strings too)
+        return values.to_numpy(dtype=object, na_value=None)
     series = pd.Series(values, dtype=object)
     return series.where(series.notna(), None).to_numpy(dtype=object)
 
@@ -390,8 +404,8 @@ def inputs_from_records(
     }
     flag = {c: np.array([bool(r.get(c) or False) for r in records]) for c in FLAG_COLUMNS}
     time = np.array([_record_time(r["lodged_at"]) for r in records], dtype=np.int64)
-    ens = None
+    ens = versions = None
     if with_ens:
-        fdict, idict = ens_tables if ens_tables is not None else records_ens_tables(records)
-        ens = summarise_ens(n, time, fdict, idict)
-    return Inputs(time=time, text=text, number=number, flag=flag, ens=ens)
+        versions, idict = ens_tables if ens_tables is not None else records_ens_tables(records)
+        ens = summarise_ens(n, time, versions, idict)
+    return Inputs(time=time, text=text, number=number, flag=flag, ens=ens, versions=versions)

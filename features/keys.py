@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from features.inputs import Inputs
+from features.vocab import Vocabulary
+
+CACHE_ROWS = 100_000  # codes are cached on inputs of up to this many rows (batches, not fits)
 
 SINGLE = {
     "importer": "importer_id",
@@ -64,3 +67,27 @@ def key_values(inputs: Inputs, key: str) -> np.ndarray:
         raise KeyError(f"unknown entity key {key!r}")
     inputs._keys[key] = out
     return out
+
+
+def key_codes(inputs: Inputs, key: str, vocab: Vocabulary, add: bool = False) -> np.ndarray:
+    """Codes of the key's values in ``vocab`` (``add``: appending the unseen ones first).
+
+    Cached on the inputs, so that a batch scored and then folded (the live state) looks
+    its keys up once: codes never change, and values the vocabulary gained since the
+    cached lookup are looked up again. The cached array is never handed out.
+    """
+    cached = inputs._codes.get((key, vocab))
+    if cached is not None and cached[0] == len(vocab) and not (add and (cached[1] < 0).any()):
+        return cached[1].copy()
+    values = key_values(inputs, key)
+    if cached is None:
+        codes = vocab.encode(values) if add else vocab.codes(values)
+    else:
+        codes = cached[1].copy()
+        miss = np.flatnonzero(codes < 0)
+        if len(miss):
+            pick = values[miss]
+            codes[miss] = vocab.encode(pick) if add else vocab.codes(pick)
+    if inputs.n <= CACHE_ROWS:
+        inputs._codes[(key, vocab)] = (len(vocab), codes.copy())
+    return codes

@@ -77,6 +77,7 @@ class LayeredIndex:
         if len(self.delta):
             self.base = self.base.merged(self.delta)
             self.base.starts  # noqa: B018 - built now, not by the next query
+            self.base.prefix  # noqa: B018
             self.delta = _empty_like(self.base)
         self._work = 0
 

@@ -27,20 +27,15 @@ import pandas as pd
 
 from features.aeo import AeoBlock
 from features.blocks import ControlEvents, EnsEvents, FeatureBlock
-from features.history import control_events, ens_events, ens_events_of
-from features.inputs import (
-    Inputs,
-    inputs_from_frames,
-    inputs_from_records,
-    records_ens_tables,
-)
+from features.history import control_columns, control_events, ens_events, ens_events_of
+from features.inputs import Inputs, inputs_from_frames, inputs_from_records, text_column
 from features.profiles import ProfileBlock, ProfileConfig
 from features.route import RouteBlock
 from features.spec import FeatureSpec
 from features.state_io import load_state, save_state
 from features.timebase import to_seconds
 from features.valuation import ValuationBlock, ValuationConfig
-from features.vocab import Vocabulary
+from features.vocab import FOLD_BATCH, Vocabulary
 
 logger = logging.getLogger("features.pipeline")
 NotFittedMessage = "This FeaturePipeline is not fitted yet. Call fit beforehand."
@@ -196,15 +191,24 @@ class FeaturePipeline:
         dicts ``transform_records`` takes): the filing events come from the embedded
         versions. ``controls``: a frame or dicts with the control-result columns."""
         self._check_fitted()
-        ids = np.array([r.get("declaration_id") for r in records], dtype=object)
-        keep = self._fresh_mask(ids)
-        fresh = [r for r, k in zip(records, keep, strict=True) if k]
-        with_ens = self._with_ens()
-        tables = records_ens_tables(fresh) if with_ens else None
-        inputs = inputs_from_records(fresh, with_ens=with_ens, ens_tables=tables)
+        return self.update_inputs(inputs_from_records(records, self._with_ens()), controls)
+
+    def update_inputs(
+        self,
+        inputs: Inputs,
+        controls: pd.DataFrame | list[dict[str, Any]] | None = None,
+    ) -> FeaturePipeline:
+        """Fold prepared rows, as ``transform_inputs`` takes them: a server prepares a
+        batch once (``inputs_from_records``), scores it, then folds it. The filing events
+        come from the ENS versions the inputs carry (``Inputs.versions``, kept by
+        ``inputs_from_records``); inputs built from frames carry none (use ``update``)."""
+        self._check_fitted()
+        keep = self._fresh_mask(inputs.text["declaration_id"])
+        if not keep.all():
+            inputs = inputs.take(np.flatnonzero(keep))
         ens = None
-        if tables is not None and len(tables[0]["row"]):
-            f = tables[0]
+        f = inputs.versions
+        if self._with_ens() and f is not None and len(f["row"]):
             ens = ens_events_of(
                 f["filing_id"],
                 f["version"],
@@ -233,16 +237,23 @@ class FeaturePipeline:
         """Rows to fold: a declaration already in the state (or repeated, or without an id)
         is not refolded, since every block appends rows to the same registry and a resent
         row would shift the control attribution."""
-        known = self.registry_.codes(ids) >= 0
-        present = ~pd.isna(pd.Series(ids, dtype=object)).to_numpy()
-        fresh = ~known & present & ~pd.Series(ids, dtype=object).duplicated().to_numpy()
-        self.skipped_declarations_ = getattr(self, "skipped_declarations_", 0) + int((~fresh).sum())
+        known = self.registry_.codes(ids, dict_up_to=FOLD_BATCH) >= 0
+        fresh = np.zeros(len(ids), dtype=bool)
+        seen: set[Any] = set()
+        for k, value in enumerate(ids):
+            if known[k] or value is None or value in seen:
+                continue
+            seen.add(value)
+            fresh[k] = True
+        self.skipped_declarations_ = getattr(self, "skipped_declarations_", 0) + int(
+            len(ids) - fresh.sum()
+        )
         return fresh
 
     def _fresh(self, declarations: pd.DataFrame | None) -> pd.DataFrame:
         if declarations is None or len(declarations) == 0:
             return self._empty_declarations()
-        ids = declarations["declaration_id"].astype(object).to_numpy(dtype=object)
+        ids = text_column(declarations["declaration_id"], len(declarations))
         return declarations[self._fresh_mask(ids)]
 
     def _needed_ens(
@@ -312,24 +323,22 @@ class FeaturePipeline:
             arrived = [i for i in new_ids if i in waiting]
             if arrived:
                 now = pending["declaration_id"].isin(arrived).to_numpy()
-                parts.append(pending[now])
+                parts.append(control_columns(pending[now]))
                 pending = pending[~now].reset_index(drop=True)
         if controls is not None and len(controls):
-            parts.append(controls[list(PENDING_COLUMNS)])
+            parts.append(control_columns(controls))
         if not parts:
             self.pending_controls_ = pending
             empty = np.zeros(0)
             return ControlEvents(empty.astype(np.int64), empty.astype(np.int64), empty, empty)
-        table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        events, unmatched = control_events(table, self.registry_)
-        left = [p for p in (pending, table[unmatched]) if p is not None and len(p)]
-        self.pending_controls_ = (
-            pd.concat(left, ignore_index=True)
-            if len(left) > 1
-            else left[0].reset_index(drop=True)
-            if left
-            else table.iloc[:0].reset_index(drop=True)
-        )
+        cols = {k: np.concatenate([p[k] for p in parts]) for k in PENDING_COLUMNS}
+        events, unmatched = control_events(cols, self.registry_)
+        if unmatched.any():
+            left = _pending_frame({k: v[unmatched] for k, v in cols.items()})
+            if pending is not None and len(pending):
+                left = pd.concat([pending, left], ignore_index=True)
+            pending = left
+        self.pending_controls_ = pending
         return events
 
     def _waiting_ids(self, pending: pd.DataFrame) -> set[Any]:

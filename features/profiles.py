@@ -24,7 +24,7 @@ from features.blocks import ControlEvents, EnsEvents, State
 from features.growable import Buffers
 from features.history import result_known_at
 from features.inputs import Inputs
-from features.keys import key_values
+from features.keys import key_codes
 from features.layered import LayeredIndex
 from features.timebase import DAY
 from features.vocab import Vocabulary
@@ -113,9 +113,7 @@ class ProfileBlock:
     def _append(self, inputs: Inputs, controls: ControlEvents) -> None:
         cols = []
         for name in self.all_key_names_:
-            values = key_values(inputs, name)
-            self.vocab_[name].add(values)
-            cols.append(self.vocab_[name].codes(values))
+            cols.append(key_codes(inputs, name, self.vocab_[name], add=True))
         n_old, c_old = len(self.time_), len(self.ctrl_row_)
         grow = self._grow()
         self.codes_ = grow.extend("codes", self.codes_, np.column_stack(cols))
@@ -348,7 +346,7 @@ class ProfileBlock:
         out = np.empty((n, len(self.names_)), dtype=np.float32)
         raw = np.empty((n, len(self.all_key_names_)), dtype=np.int64)
         for j, name in enumerate(self.all_key_names_):
-            raw[:, j] = self.vocab_[name].codes(key_values(inputs, name))
+            raw[:, j] = key_codes(inputs, name, self.vocab_[name])
         tt = t[:, None]
         # Activity: counts per window, value over the longest, first appearance.
         act = self._shift(raw[:, self.act_cols_], self.act_offsets_)

@@ -87,8 +87,7 @@ class RouteBlock:
             values = key_values(inputs, name)
             if name == "hs2":  # count only rows with a route, so the ratio is a frequency
                 values = np.where(key_values(inputs, "route") != None, values, None)  # noqa: E711
-            self.vocab_[name].add(values)
-            new_codes[name] = self.vocab_[name].codes(values)
+            new_codes[name] = self.vocab_[name].encode(values)
             setattr(self, target, grow.extend(name, getattr(self, target), new_codes[name]))
         self.time_ = grow.extend("time", self.time_, inputs.time)
         self.hs2_index_.fold(new_codes["hs2"], inputs.time, {})
@@ -96,11 +95,9 @@ class RouteBlock:
         if ens is not None and len(ens):
             # A filing's content is its first version's, set when the filing is first seen:
             # an amendment arriving in a later update must not rewrite it.
-            new = self.filing_vocab_.codes(ens.filing_id) < 0
             n_old = len(self.filing_vocab_)
-            self.filing_vocab_.add(ens.filing_id[new])
-            self.vocab_["content"].add(ens.content_key[new])
-            codes = self.filing_vocab_.codes(ens.filing_id)
+            codes = self.filing_vocab_.encode(ens.filing_id)
+            new = codes >= n_old
             room = len(self.filing_vocab_) - n_old
             top = np.iinfo(np.int64).max
             self.filing_first_ = grow.extend("first", self.filing_first_, np.full(room, top))
@@ -108,7 +105,7 @@ class RouteBlock:
             first, content = self.filing_first_, self.filing_content_
             before = first[codes[~new]].copy()
             np.minimum.at(first, codes, ens.first_filed)
-            content[codes[new]] = self.vocab_["content"].codes(ens.content_key[new])
+            content[codes[new]] = self.vocab_["content"].encode(ens.content_key[new])
             if np.any(first[codes[~new]] < before):  # an earlier version came late (rare)
                 self.content_index_ = LayeredIndex(content, first, {})
             else:

@@ -15,10 +15,11 @@ MAX_TIME = 2**32 - 1  # event keys pack time into 32 bits: valid until 2106
 
 def to_seconds(values: pd.Series | np.ndarray) -> np.ndarray:
     """UTC timestamps as int64 seconds since the epoch."""
-    series = pd.Series(values)
-    if isinstance(series.dtype, pd.DatetimeTZDtype):
-        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-    ns = series.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(series.dtype, pd.DatetimeTZDtype):  # stored as UTC: no conversion needed
+        ns = np.asarray(series.array.as_unit("ns").asi8, dtype=np.int64)
+    else:
+        ns = series.to_numpy(dtype="datetime64[ns]").astype(np.int64)
     return ns // 1_000_000_000
 
 

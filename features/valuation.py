@@ -22,7 +22,7 @@ from features.baselines import Snapshots, compute_snapshots
 from features.blocks import ControlEvents, EnsEvents, State
 from features.growable import Buffers
 from features.inputs import Inputs
-from features.keys import key_values
+from features.keys import key_codes, key_values
 from features.timebase import period_of
 from features.vocab import Vocabulary
 
@@ -114,9 +114,8 @@ class ValuationBlock:
         grow = self._buffers
         r["time"] = grow.extend("time", r["time"], inputs.time)
         for k in KG_BASELINES:
-            values = key_values(inputs, k)
-            self.vocab_[k].add(values)
-            r[f"code_{k}"] = grow.extend(k, r[f"code_{k}"], self.vocab_[k].codes(values))
+            codes = key_codes(inputs, k, self.vocab_[k], add=True)
+            r[f"code_{k}"] = grow.extend(k, r[f"code_{k}"], codes)
         for k in ("uv_kg", "uv_unit", "duty"):
             r[k] = grow.extend(k, r[k], series[k])
 
@@ -204,7 +203,7 @@ class ValuationBlock:
         # One lookup for every baseline: (row's snapshot, baseline's code).
         snap = period_of(inputs.time, self.config.period_days) - self.first_period_
         snap = np.minimum(snap, self.stack_median_.shape[0] - 1)
-        codes = {k: self.vocab_[k].codes(key_values(inputs, k)) for k in KG_BASELINES}
+        codes = {k: key_codes(inputs, k, self.vocab_[k]) for k in KG_BASELINES}
         cm = np.column_stack([codes[key] for _, key, _ in STACK])
         valid = (snap >= 0)[:, None] & (cm >= 0) & (cm < self.stack_widths_)
         idx = np.where(valid, cm + self.stack_offsets_, 0)

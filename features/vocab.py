@@ -6,9 +6,11 @@ handful of rows, where the index's per-call overhead would dominate.
 A live state adds a few values at a time, so the pandas index is not rebuilt on every
 addition: it covers the first values (the *base*), the dict covers all of them, and a
 batch lookup sends what the base misses to the dict. The base is rebuilt once the
-values added since exceed a quarter of it, so sizes at rebuilds grow geometrically and
-the rebuilds cost a constant per added value; a rebuild re-creates the hash table at
-once if the old one was built, so a warmed-up server never meets a cold table.
+values added since outnumber it, so sizes at rebuilds at least double and rebuilds
+cost a constant per added value. A vocabulary whose hash table is built (a server
+warmed it up) rebuilds at once, table included, when values are added, so a request
+never meets a cold table; one never looked up in bulk (the declaration registry, which
+folds look up in the dict) is rebuilt only if a bulk lookup comes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 SMALL_BATCH = 64
-REBUILD_SHARE = 4  # the base index is rebuilt when the values added since pass 1/4 of it
+FOLD_BATCH = 2048  # folds (encode) look up to this many values in the dict: faster there
 
 
 def _missing(value: object) -> bool:
@@ -54,13 +56,39 @@ class Vocabulary:
         for v in new:
             self._dict[v] = len(self._values)
             self._values.append(v)
-        recent = len(self._values) - len(self._index)
-        if new and recent > len(self._index) // REBUILD_SHARE:
+        if new and self._indexed and self._stale():
             self._rebuild()
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        """``add(values)`` then ``codes(values)`` in one lookup pass (folds meet mostly
+        known values)."""
+        values = np.asarray(values, dtype=object)
+        codes = self.codes(values, dict_up_to=FOLD_BATCH)
+        miss = np.flatnonzero(codes < 0)
+        if len(miss):
+            codes[miss] = [self._append(v) for v in values[miss]]
+            if self._indexed and self._stale():
+                self._rebuild()
+        return codes
+
+    def _append(self, value: object) -> int:
+        """Code of ``value``, appended if unseen; -1 if null."""
+        code = self._dict.get(value)  # type: ignore[call-overload]
+        if code is not None:
+            return code
+        if _missing(value):
+            return -1
+        code = self._dict[value] = len(self._values)  # type: ignore[index]
+        self._values.append(value)  # type: ignore[arg-type]
+        return code
+
+    def _stale(self) -> bool:
+        """Whether the values added since the base index was built outnumber it."""
+        return len(self._values) - len(self._index) > len(self._index)
 
     def _rebuild(self) -> None:
         """A new base index over every value (hash table built at once if it was before)."""
-        warm = self._indexed and len(self._index) > 0
+        warm = self._indexed
         self._index = pd.Index(self._values, dtype=object)
         self._indexed = False
         if warm:
@@ -69,16 +97,19 @@ class Vocabulary:
 
     @property
     def indexed(self) -> bool:
-        """Whether a batch lookup ran since the base index was last rebuilt: pandas builds
-        the index's hash table on first use (about 0.1 s per million values), so a server
-        runs one before its first request."""
-        return self._indexed or not self._values
+        """Whether a batch lookup would find its hash table built: pandas builds an index's
+        table on first use (about 0.1 s per million values), so a server runs one before
+        its first request, and additions keep a built table current (see above)."""
+        return (self._indexed and not self._stale()) or not self._values
 
-    def codes(self, values: np.ndarray) -> np.ndarray:
-        """Code of each value; -1 for unseen or null."""
-        if len(values) <= SMALL_BATCH:
+    def codes(self, values: np.ndarray, dict_up_to: int = SMALL_BATCH) -> np.ndarray:
+        """Code of each value; -1 for unseen or null (batches up to ``dict_up_to`` values
+        are looked up in the dict)."""
+        if len(values) <= dict_up_to:
             get = self._dict.get
             return np.fromiter((get(v, -1) for v in values), dtype=np.int64, count=len(values))
+        if self._stale():
+            self._rebuild()
         found = self._index.get_indexer(pd.Index(values, dtype=object)).astype(np.int64)
         self._indexed = True
         if len(self._values) > len(self._index):  # values added since the base was built

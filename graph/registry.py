@@ -66,8 +66,7 @@ class PartyRegistry:
             [np.full(inputs.n, None, dtype=object) if ids is None else ids for ids in roles]
         )
         local, uniques = pd.factorize(flat, use_na_sentinel=True)
-        self.vocab.add(np.asarray(uniques, dtype=object))
-        mapping = self.vocab.codes(np.asarray(uniques, dtype=object)).astype(np.int32)
+        mapping = self.vocab.encode(np.asarray(uniques, dtype=object)).astype(np.int32)
         codes = np.where(local >= 0, mapping[np.maximum(local, 0)] if len(mapping) else -1, -1)
         codes = codes.astype(np.int32).reshape(len(ROLES), inputs.n).T
         grow = self.buffers

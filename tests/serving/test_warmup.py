@@ -57,6 +57,7 @@ def test_vocabulary_reports_whether_its_batch_lookup_is_built() -> None:
     assert not vocabulary.indexed
     assert vocabulary.codes([f"K{i}" for i in range(100)]).tolist() == list(range(100))
     assert vocabulary.indexed
-    vocabulary.add(["K1000"])  # a new index: built again on next use
-    assert not vocabulary.indexed
+    vocabulary.add(["K1000"])  # a value folded in: the built table stays current
+    assert vocabulary.indexed
+    assert vocabulary.codes([f"K{i}" for i in range(995, 1001)]).tolist() == list(range(995, 1001))
     assert Vocabulary().indexed  # nothing to build
