@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from features.blocks import FeatureBlock
+from features.inputs import Inputs, inputs_from_records
 from features.pipeline import FeaturePipeline
 from features.timebase import DAY, to_seconds
 
@@ -111,16 +112,18 @@ class LiveState:
         self, records: Sequence[dict[str, Any]], controls: pd.DataFrame | None = None
     ) -> None:
         """Fold canonical declaration dicts (ENS embedded, as the API takes them)."""
-        lodged = np.array(
-            [to_seconds(pd.Series([pd.Timestamp(r["lodged_at"])]))[0] for r in records],
-            dtype=np.int64,
-        )
+        inputs = inputs_from_records(list(records), with_ens=self.pipeline.with_ens())
+        self.fold_inputs(inputs, controls)
+
+    def fold_inputs(self, inputs: Inputs, controls: pd.DataFrame | None = None) -> None:
+        """Fold rows prepared for scoring (``inputs_from_records``): a server folds the
+        inputs it scored instead of building them twice."""
         known = _times(None if controls is None else controls["controlled_at"])
-        self._note_late(lodged)
+        self._note_late(inputs.time)
         skipped = getattr(self.pipeline, "skipped_declarations_", 0)
-        self.pipeline.update_records(list(records), controls)
+        self.pipeline.update_inputs(inputs, controls)
         resent = getattr(self.pipeline, "skipped_declarations_", 0) - skipped
-        self._advance(len(lodged) - resent, len(known), lodged, known)
+        self._advance(inputs.n - resent, len(known), inputs.time, known)
 
     def _note_late(self, lodged: np.ndarray) -> None:
         late = int((lodged < self.meta.state_end - DAY).sum()) if len(lodged) else 0

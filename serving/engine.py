@@ -188,8 +188,8 @@ class DecisionEngine:
                 answers.append(Outcome(record, job.reasons, ref))
                 i += 1
             out.append(answers)
-        if model.live is not None:
-            model.live.remember([o.record.decision_id for a in out for o in a], records)
+        if model.live is not None and batch.inputs is not None:
+            model.live.remember([o.record.decision_id for a in out for o in a], batch.inputs)
         self._observe(scores, decisions, selector)
         return out
 

@@ -27,12 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from canonical.frames import conform
 from canonical.schema import CONTROLS
+from features.inputs import Inputs
 from features.live import LiveState
 from serving.schemas import scoring_record
+from serving.storage import chunks, placeholders
 
 logger = logging.getLogger("serving.folding")
 TAIL_ROWS = 20_000  # log rows read per statement while catching up
@@ -50,13 +53,20 @@ class FoldReport:
     checkpoint: Path | None
 
 
-def _read(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
+def _rows(conn: sqlite3.Connection, columns: str, query: str, args: Sequence[Any]) -> list:
+    """Rows of ``query`` as lists of ``columns`` (rowid first, sorted by it), returned by
+    SQLite as one JSON value: one statement step, so the read does not hand the GIL back
+    and forth once per row beside a busy event loop (see serving.storage)."""
+    sql = f"SELECT json_group_array(json_array({columns})) FROM ({query})"
     try:
-        return conn.execute(sql, args).fetchall()
+        found = conn.execute(sql, args).fetchone()[0]
     except sqlite3.OperationalError as exc:  # a log not created yet holds nothing
         if "no such table" in str(exc):
             return []
         raise
+    rows = json.loads(found) if found else []
+    rows.sort(key=lambda row: row[0])  # rowid first: log order, whatever the aggregate's
+    return rows
 
 
 class LiveFolder:
@@ -75,15 +85,20 @@ class LiveFolder:
         self.interval_s = interval_s
         self.checkpoint_root = checkpoint_root
         self.checkpoint_interval_s = checkpoint_interval_s
-        self._own: dict[str, dict[str, Any]] = {}
+        self._own: dict[str, tuple[int, int]] = {}  # decision id -> (batch, row)
+        self._batches: dict[int, Inputs] = {}  # the inputs of batches scored, not yet folded
+        self._next_batch = 0
         self._last_fold = time.monotonic()
         self._last_checkpoint = time.monotonic()
         self._conn: sqlite3.Connection | None = None
 
     # ----- what the engine calls -----------------------------------------------------
-    def remember(self, decision_ids: Sequence[str], records: Sequence[dict[str, Any]]) -> None:
-        """The scored records of decisions about to be logged (folded once they are)."""
-        self._own.update(zip(decision_ids, records, strict=True))
+    def remember(self, decision_ids: Sequence[str], inputs: Inputs) -> None:
+        """The scored inputs of decisions about to be logged (folded once they are)."""
+        batch = self._next_batch
+        self._next_batch += 1
+        self._batches[batch] = inputs
+        self._own.update((d, (batch, row)) for row, d in enumerate(decision_ids))
 
     def due(self) -> bool:
         """Whether the next batch should fold first."""
@@ -146,32 +161,56 @@ class LiveFolder:
         total = 0
         while True:
             since = positions.get(DECISIONS, 0)
-            rows = _read(
+            rows = _rows(
                 conn,
-                "SELECT rowid, decision_id, declaration FROM decisions WHERE rowid > ?"
+                "n, d",
+                "SELECT rowid AS n, decision_id AS d FROM decisions WHERE rowid > ?"
                 " ORDER BY rowid LIMIT ?",
                 (since, TAIL_ROWS),
             )
             if not rows:
                 break
-            records = []
-            for row in rows:
-                own = self._own.pop(row["decision_id"], None)
-                records.append(
-                    own if own is not None else scoring_record(json.loads(row["declaration"]))
-                )
-            self.live.fold_records(records)
-            positions[DECISIONS] = int(rows[-1]["rowid"])
+            others: list[int] = []
+            own: dict[int, list[int]] = {}
+            for rowid, decision_id in rows:
+                mine = self._own.pop(decision_id, None)
+                if mine is None:
+                    others.append(int(rowid))
+                else:
+                    own.setdefault(mine[0], []).append(mine[1])
+            for batch, taken in own.items():
+                self.live.fold_inputs(self._batches[batch].take(np.asarray(taken)))
+            if others:  # other processes' decisions: their declarations as stored
+                self.live.fold_records(self._stored(conn, others))
+            positions[DECISIONS] = int(rows[-1][0])
             total += len(rows)
             if len(rows) < TAIL_ROWS:
                 break
         self._forget_unlogged()
         return total
 
+    @staticmethod
+    def _stored(conn: sqlite3.Connection, rowids: list[int]) -> list[dict[str, Any]]:
+        """Scoring records of logged decisions, from their stored declarations (log order)."""
+        found: dict[int, str] = {}
+        for chunk in chunks(rowids):
+            query = (
+                "SELECT rowid AS n, declaration AS j FROM decisions"
+                f" WHERE rowid IN ({placeholders(len(chunk))})"
+            )
+            found.update((int(n), j) for n, j in _rows(conn, "n, j", query, chunk))
+        return [scoring_record(json.loads(found[r])) for r in rowids]
+
     def _forget_unlogged(self) -> None:
-        """Records of batches whose commit failed never reach the log: drop old ones."""
+        """Drop the inputs of batches folded in full; and, since a batch whose commit
+        failed never reaches the log, forget all when too many wait (a decision that does
+        reach the log later is then read from its stored JSON instead)."""
+        waiting = {batch for batch, _ in self._own.values()}
+        for batch in [b for b in self._batches if b not in waiting]:
+            del self._batches[batch]
         if len(self._own) > 4 * TAIL_ROWS:
             self._own.clear()
+            self._batches.clear()
 
     def _fold_controls(self) -> int:
         conn = self._connection()
@@ -181,20 +220,22 @@ class LiveFolder:
         total = 0
         while True:
             since = positions.get(CONTROLS_STREAM, 0)
-            rows = _read(
+            rows = _rows(
                 conn,
-                "SELECT rowid, result FROM control_results WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                "n, r",
+                "SELECT rowid AS n, result AS r FROM control_results WHERE rowid > ?"
+                " ORDER BY rowid LIMIT ?",
                 (since, TAIL_ROWS),
             )
             if not rows:
                 break
-            frame = pd.DataFrame([json.loads(r["result"]) for r in rows], columns=CONTROLS.names)
+            frame = pd.DataFrame([json.loads(r) for _, r in rows], columns=CONTROLS.names)
             frame["controlled_at"] = pd.to_datetime(
                 frame["controlled_at"], utc=True, format="ISO8601"
             )
             frame = conform(frame, "controls").dropna(subset=["declaration_id"])
             self.live.fold(controls=frame)
-            positions[CONTROLS_STREAM] = int(rows[-1]["rowid"])
+            positions[CONTROLS_STREAM] = int(rows[-1][0])
             total += len(rows)
             if len(rows) < TAIL_ROWS:
                 break
