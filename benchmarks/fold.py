@@ -43,7 +43,7 @@ from graph.pipeline_blocks import all_blocks
 from synth import WorldConfig, generate_world
 
 SIZES = (8, 100, 1_000, 10_000)
-PATHS = ("frames", "records", "inputs")
+PATHS = ("inputs", "records", "frames")
 BUDGET_US = 20.0  # fold, per declaration, on the API path (inputs)
 BUDGET_FROM = 1_000  # ... for batches of this size and more (smaller ones: see the table)
 SLOWER = 0.05  # transform after folds and refresh, at most this much slower
@@ -118,11 +118,11 @@ def _compare(a: FeaturePipeline, b: FeaturePipeline, probe: Inputs) -> tuple[flo
     one row, for each (10th percentile)."""
     batch: dict[int, list[float]] = {0: [], 1: []}
     one: dict[int, list[float]] = {0: [], 1: []}
-    for rep in range(12):
+    for rep in range(20):
         for k, pipe in enumerate((a, b)):
             rows = probe.take(np.arange(probe.n))
             batch[k].append(_cpu(lambda pipe=pipe, rows=rows: pipe.transform_inputs(rows)))
-            for j in range(rep, probe.n, 60):
+            for j in range(rep, probe.n, 100):
                 row = probe.take(np.array([j]))
                 one[k].append(_cpu(lambda pipe=pipe, row=row: pipe.transform_inputs(row)))
     per_row = [1e6 * np.percentile(batch[k], 10) / probe.n for k in (0, 1)]
@@ -160,7 +160,7 @@ def main() -> int:
         "--batches",
         type=int,
         nargs=4,
-        default=(150, 30, 8, 2),
+        default=(100, 20, 6, 1),
         help="batches of each size (8, 100, 1,000, 10,000) per path",
     )
     parser.add_argument("--no-refit", action="store_true", help="skip the refit check")
@@ -249,13 +249,13 @@ def main() -> int:
     o_row, a_row, o_one, a_one = _compare(other, pipe, probe)
     print(f"probe transform, CPU  {label} -> folded state")
     print(
-        f"  after the folds     {o_row:7.1f} -> {a_row:.1f} us/row ({PROBE:,} rows),"
-        f" 1 row {o_one:.0f} -> {a_one:.0f} us"
+        f"  after the folds     {o_row:7.1f} -> {a_row:.1f} us/row ({a_row / o_row - 1:+.1%};"
+        f" {PROBE:,} rows), 1 row {o_one:.0f} -> {a_one:.0f} us ({a_one / o_one - 1:+.1%})"
     )
     refresh = _cpu(pipe.refresh)
     o_row, r_row, o_one, r_one = _compare(other, pipe, probe)
     print(
-        f"  after refresh       {o_row:7.1f} -> {r_row:.1f} us/row,"
+        f"  after refresh       {o_row:7.1f} -> {r_row:.1f} us/row ({r_row / o_row - 1:+.1%}),"
         f" 1 row {o_one:.0f} -> {r_one:.0f} us (refresh: {refresh:.2f} s CPU)"
     )
     if not args.no_refit:
