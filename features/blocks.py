@@ -4,7 +4,10 @@ A block turns ``Inputs`` into a float32 matrix, each row as of its own timestamp
 may only use facts (declarations, control results, ENS filings) from strictly before
 that time. ``fit`` learns from a history, ``update`` folds in new facts, ``transform``
 reads the fitted state. Blocks live in ``features`` (profiles, valuation, route) and in
-``graph`` (party network); the pipeline only knows this protocol.
+``graph`` (party network); the pipeline only knows this protocol, and two optional
+methods: ``refresh()`` does work a block's ``update`` deferred (stale snapshots, index
+merges), and ``wanted_filings(filing_id, filed_at)`` says which ENS versions passed to
+an update the block has not folded yet (so the pipeline reads only those).
 """
 
 from __future__ import annotations

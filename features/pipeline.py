@@ -224,8 +224,11 @@ class FeaturePipeline:
         return self._fold(inputs, frame, ens)
 
     def refresh(self) -> FeaturePipeline:
-        """Compute now the snapshots that folds made stale (graph, valuation), which the
-        first row of a new period would otherwise wait for."""
+        """Do now the work folds defer: compute the snapshots they made stale (graph,
+        valuation), which the first row of a new period would otherwise wait for, and
+        merge the recent events of the profile and route indices into their base, so that
+        reads are as fast as after a fit. For a server's quiet moments (not concurrently
+        with ``transform``)."""
         self._check_fitted()
         for block in self.blocks:
             refresh = getattr(block, "refresh", None)

@@ -199,6 +199,14 @@ class ProfileBlock:
             self.partners_.fold(*self._partner_events(fresh))
         self.controls_.fold(*self._control_events(slice(c_old, None)))
 
+    def refresh(self) -> None:
+        """Merge the events folded in since the last merge into the indices' base, and
+        the vocabularies' recent values into their lookup tables."""
+        for index in (self.activity_, self.partners_, self.controls_):
+            index.merge()
+        for vocab in self.vocab_.values():
+            vocab.compact()
+
     def _activity_events(self, rows: slice) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         act = self._stack(self.activity_names_, rows)
         k = len(self.activity_names_)
@@ -351,9 +359,9 @@ class ProfileBlock:
         # Activity: counts per window, value over the longest, first appearance.
         act = self._shift(raw[:, self.act_cols_], self.act_offsets_)
         order = self.activity_.order(act, tt)
-        hi = self.activity_.positions(act, tt, order)
-        for cols, w in zip(self.out_windows_, cfg.windows_days, strict=True):
-            lo = self.activity_.positions(act, tt - w * DAY, order)
+        starts = [tt - w * DAY for w in cfg.windows_days]
+        hi, *lows = self.activity_.positions_at(act, [tt, *starts], order)
+        for cols, w, lo in zip(self.out_windows_, cfg.windows_days, lows, strict=True):
             out[:, cols] = hi - lo
             if w == max(cfg.windows_days):
                 out[:, self.out_value_] = np.log1p(self.activity_.total("value", lo, hi))

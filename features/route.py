@@ -112,6 +112,14 @@ class RouteBlock:
                 fresh = np.arange(n_old, len(first))
                 self.content_index_.fold(content[fresh], first[fresh], {})
 
+    def refresh(self) -> None:
+        """Merge the events folded in since the last merge into the indices' base, and
+        the vocabularies' recent values into their lookup tables."""
+        for index in (self.hs2_index_, self.hs2_route_index_, self.content_index_):
+            index.merge()
+        for vocab in (*self.vocab_.values(), self.filing_vocab_):
+            vocab.compact()
+
     def _grow(self) -> Buffers:
         if "_buffers" not in self.__dict__:
             self._buffers = Buffers()

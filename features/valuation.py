@@ -92,10 +92,13 @@ class ValuationBlock:
         self.stale_since_ = earliest if stale is None else min(stale, earliest)
 
     def refresh(self) -> None:
-        """Recompute the snapshots that rows appended since the last computation change."""
+        """Recompute the snapshots that rows appended since the last computation change
+        (and put the vocabularies' recent values into their lookup tables)."""
         stale = self.stale_since_
         if stale is not None:
             self._compute(stale)
+        for vocab in self.vocab_.values():
+            vocab.compact()
 
     def _needs_refresh(self, times: np.ndarray) -> bool:
         """Whether a row at one of ``times`` reads a snapshot that is out of date: snapshot

@@ -84,6 +84,12 @@ class Vocabulary:
         self._values.append(value)  # type: ignore[arg-type]
         return code
 
+    def compact(self) -> None:
+        """Rebuild the base index over every value now (a quiet moment's work), so that
+        batch lookups no longer send the recent values to the dict."""
+        if len(self._values) > len(self._index):
+            self._rebuild()
+
     def _stale(self) -> bool:
         """Whether the values added since the base index was built outnumber it."""
         return len(self._values) - len(self._index) > len(self._index)

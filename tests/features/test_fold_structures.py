@@ -18,8 +18,9 @@ def _events(rng: np.random.Generator, n: int, codes: int) -> tuple[np.ndarray, .
     return code, time, rng.random(n), rng.integers(0, 2, n).astype(np.float64)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_a_layered_index_answers_like_one_index_over_all_events(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "rows"), [(0, 200), (1, 200), (2, 1_000), (3, 20)])
+def test_a_layered_index_answers_like_one_index_over_all_events(seed: int, rows: int) -> None:
+    """Small batches search the delta, large ones read it by entity runs."""
     rng = np.random.default_rng(seed)
     code, time, value, hit = _events(rng, 3_000, 40)
     layered = LayeredIndex(code[:1_000], time[:1_000], {"v": value[:1_000], "h": hit[:1_000]})
@@ -29,9 +30,10 @@ def test_a_layered_index_answers_like_one_index_over_all_events(seed: int) -> No
         layered.fold(code[a:b], time[a:b], {"v": value[a:b], "h": hit[a:b]})
         merges += len(layered.base) > base
         one = EventIndex(code[:b], time[:b], {"v": value[:b], "h": hit[:b]})
-        q_code = rng.integers(-1, 45, (200, 3))  # unseen and past-the-last codes too
-        q_end = rng.integers(0, 60_000, (200, 1))
-        q_start = q_end - rng.integers(0, 20_000, (200, 1))
+        q_code = rng.integers(-1, 45, (rows, 3))  # unseen and past-the-last codes too
+        q_end = rng.integers(0, 60_000, (rows, 1))
+        q_end[::2] = rng.choice(time[:b], (rows + 1) // 2)[:, None]  # at an event's time
+        q_start = q_end - rng.integers(0, 20_000, (rows, 1))
         for start in (np.zeros_like(q_end), q_start):
             lo, hi = layered.bounds(q_code, start, q_end)
             ref_lo, ref_hi = one.bounds(q_code, start, q_end)
