@@ -4,11 +4,29 @@ For each key (importer, declarant, seller, carrier, office, origin, HS2/HS4/HS6,
 pairs importer x declarant, importer x seller, HS6 x origin, the route, and any extra
 categorical attribute) and each row, as of the row's own time (strictly before it):
 
-- activity (declarations of the entity): counts in the last 30/90/365 days, days since
-  first seen, value in the last 365 days, distinct partners;
-- control history (results known before the time): controls, hits, revenue recovered,
-  and a hit rate with exponential time decay, smoothed toward the parent level
-  (HS6 -> HS4 -> HS2 -> global; HS6 x origin -> HS6; others -> global).
+- activity (declarations of the entity): counts in the last 30/90/365 days, value in
+  the last 365 days, distinct partners active in the last 365 days, and its age:
+  ``days_since_first`` capped at ``age_cap_days``, with ``seen_before_history`` set
+  when the entity first appears in the first ``history_grace_days`` of the fitted
+  history and its activity since does not rule out that it was there before, silent
+  (it may be older: we cannot tell, so the age reads as the cap; ``_censored``). No activity
+  feature grows with the age of the history: a row whose entities first appear inside
+  two histories gets the same activity features from both;
+- control history (results known before the time): controls, hits and revenue
+  recovered in the last ``label_window_days``, a hit rate with exponential time decay
+  (``hit_rate``) and one without (``hit_rate_all``), both smoothed toward the parent
+  level (HS6 -> HS4 -> HS2 -> global; HS6 x origin -> HS6; others -> global) with a
+  prior strength per key fitted by empirical Bayes at ``fit`` (features/smoothing.py),
+  never refitted by ``update``.
+
+Extra categorical attributes with few distinct values (``max_category_codes``) keep their
+control history but get no activity profile (a national code with three values is
+traffic volume, not an entity); their raw codes go to the models through
+``features.categories``.
+
+``transform`` gives every row point-in-time statistics from the full state (training,
+scoring, serving); ``cross_fit_transform`` gives the fitted history's own rows label
+statistics cross-fitted by time block (see there).
 
 All keys share one stacked event index per kind (code space offset per key), so a
 batch of any size is answered by a few binary searches.
@@ -16,15 +34,20 @@ batch of any size is answered by a few binary searches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from features.blocks import ControlEvents, EnsEvents, State
+from features.categories import MAX_CODES, small_categoricals
+from features.crossfit import reference_times, time_blocks
 from features.events import EventIndex
 from features.history import result_known_at
 from features.inputs import Inputs
 from features.keys import key_values
+from features.partners import partner_spells
+from features.smoothing import DEFAULT_BOUNDS, fit_prior_strength, smooth
 from features.timebase import DAY
 from features.vocab import Vocabulary
 
@@ -62,16 +85,57 @@ BASE_KEYS: tuple[KeySpec, ...] = (
     KeySpec("route", False, needs_ens=True),
 )
 PAIR_KEYS = ("importer_seller", "importer_declarant")
+SILENCE_EVIDENCE = 3.0  # -ln(5 %): see ProfileBlock._censored
+# Label statistics of every key, in output order (see ProfileBlock._label_stats).
+LABEL_STATS = ("controls", "hits", "log_revenue", "hit_rate", "hit_rate_all")
 
 
 @dataclass(frozen=True)
 class ProfileConfig:
-    """Windows, decay and smoothing of the profiles."""
+    """Windows, decay, smoothing and cross-fitting of the profiles.
+
+    ``smoothing`` fixes the prior strength of the hit rates: one number for every key,
+    or a mapping key -> strength (keys left out are fitted); None (the default) fits
+    every key's strength by empirical Bayes within ``smoothing_bounds``, falling back
+    to ``fallback_smoothing`` where too few entities have two controls or more.
+    """
 
     windows_days: tuple[int, ...] = (30, 90, 365)
     decay_days: float = 365.0
-    smoothing: float = 20.0
+    smoothing: float | Mapping[str, float] | None = None
+    smoothing_bounds: tuple[float, float] = DEFAULT_BOUNDS
+    fallback_smoothing: float = 20.0
     prior_rate: float = 0.02
+    label_window_days: int = 365
+    age_cap_days: int = 365
+    history_grace_days: int = 30
+    cross_fit_folds: int = 5
+    max_category_codes: int = MAX_CODES
+
+    def to_state(self) -> State:
+        """Plain values (JSON) of every field."""
+        out: State = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["windows_days"] = list(self.windows_days)
+        out["smoothing_bounds"] = list(self.smoothing_bounds)
+        if isinstance(self.smoothing, Mapping):
+            out["smoothing"] = {k: float(v) for k, v in self.smoothing.items()}
+        return out
+
+    @classmethod
+    def from_state(cls, state: State) -> ProfileConfig:
+        values = dict(state)
+        values["windows_days"] = tuple(values["windows_days"])
+        values["smoothing_bounds"] = tuple(values["smoothing_bounds"])
+        if isinstance(values["smoothing"], Mapping):
+            values["smoothing"] = {k: float(v) for k, v in values["smoothing"].items()}
+        return cls(**values)
+
+    def fixed_strength(self, key: str) -> float | None:
+        """The prior strength fixed for ``key``, None when it is to be fitted."""
+        if isinstance(self.smoothing, Mapping):
+            value = self.smoothing.get(key)
+            return None if value is None else float(value)
+        return None if self.smoothing is None else float(self.smoothing)
 
 
 class ProfileBlock:
@@ -87,7 +151,8 @@ class ProfileBlock:
     # ----- fitting -------------------------------------------------------------------
     def _choose_keys(self, inputs: Inputs) -> None:
         keys = list(BASE_KEYS)
-        keys += [KeySpec(c, True) for c in inputs.extra_categoricals]
+        small = set(small_categoricals(inputs, self.config.max_category_codes))
+        keys += [KeySpec(c, c not in small) for c in inputs.extra_categoricals]
         if inputs.ens is None:
             self.dropped_ = {
                 f"profiles:{k.name}": "no ENS data: carrier and route profiles need ENS filings"
@@ -130,11 +195,27 @@ class ProfileBlock:
         self._build()
 
     def fit(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
+        """Learn the keys, the history's span and the prior strengths; index the facts."""
         self._choose_keys(inputs)
         self._append(inputs, controls)
+        self.fit_rows_ = inputs.n
+        self.history_start_ = int(inputs.time.min()) if inputs.n else 0
+        known = result_known_at(self.ctrl_time_, self.time_[self.ctrl_row_])
+        last = max(int(inputs.time.max()) if inputs.n else 0, int(known.max()) if len(known) else 0)
+        self.history_end_ = last + 1
+        self.prior_strengths_ = self._fit_strengths(np.ones(len(self.ctrl_row_), dtype=bool))
 
     def update(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
+        """Fold new facts in; the prior strengths and the history's start stay as fitted."""
         self._append(inputs, controls)
+
+    def prior_strengths(self) -> dict[str, float]:
+        """Fitted (or fixed) prior strength of every key's hit rates, for the training log."""
+        return {k.name: float(m) for k, m in zip(self.keys_, self.prior_strengths_, strict=True)}
+
+    def fitted_parameters(self) -> dict[str, float]:
+        """What ``fit`` learned from the data beyond the facts, flat: ``prior_strength.KEY``."""
+        return {f"prior_strength.{k}": m for k, m in self.prior_strengths().items()}
 
     def _col(self, name: str) -> int:
         return self.all_key_names_.index(name)
@@ -151,53 +232,91 @@ class ProfileBlock:
 
     def _build(self) -> None:
         """(Re)build the event indices from the registry: deterministic in the facts."""
-        n = len(self.time_)
         self.activity_names_ = [k.name for k in self.keys_ if k.activity]
         act = self._stack(self.activity_names_, slice(None))
         k = len(self.activity_names_)
         self.activity_ = EventIndex(
             act.T.ravel(), np.tile(self.time_, k), {"value": np.tile(self.value_, k)}
         )
-        # Distinct partners: the first declaration of each pair, keyed by the entity.
+        # Distinct partners active in the longest window: activity spells of each pair,
+        # keyed by the entity (features/partners.py).
         self.partner_names_ = [
             (key.name, label, pair) for key in self.keys_ for label, pair in key.partners
         ]
-        p_codes, p_times = [], []
+        window = max(self.config.windows_days) * DAY
+        p_codes, p_starts, p_ends = [], [], []
         offset = 0
         for owner, _, pair in self.partner_names_:
+            owner_codes = self.codes_[:, self._col(owner)]
             pair_codes = self.codes_[:, self._col(pair)]
-            order = np.lexsort((np.arange(n), self.time_, pair_codes))
-            sorted_pairs = pair_codes[order]
-            first = order[np.r_[True, sorted_pairs[1:] != sorted_pairs[:-1]] & (sorted_pairs >= 0)]
-            owner_codes = self.codes_[first, self._col(owner)]
-            p_codes.append(np.where(owner_codes >= 0, owner_codes + offset, -1))
-            p_times.append(self.time_[first])
+            owners, starts, ends = partner_spells(owner_codes, pair_codes, self.time_, window)
+            p_codes.append(np.where(owners >= 0, owners + offset, -1))
+            p_starts.append(starts)
+            p_ends.append(ends)
             offset += len(self.vocab_[owner])
-        self.partners_ = EventIndex(
-            np.concatenate(p_codes) if p_codes else np.zeros(0, np.int64),
-            np.concatenate(p_times) if p_times else np.zeros(0, np.int64),
-            {},
+        p_all = np.concatenate(p_codes) if p_codes else np.zeros(0, np.int64)
+        self.partner_starts_ = EventIndex(
+            p_all, np.concatenate(p_starts) if p_starts else np.zeros(0, np.int64), {}
+        )
+        self.partner_ends_ = EventIndex(
+            p_all, np.concatenate(p_ends) if p_ends else np.zeros(0, np.int64), {}
         )
         # Control history of every key, plus one global key.
         self.control_names_ = [key.name for key in self.keys_]
-        ctrl = self._stack(self.control_names_, self.ctrl_row_)
-        global_code = int(sum(len(self.vocab_[nm]) for nm in self.control_names_))
+        self.global_code_ = int(sum(len(self.vocab_[nm]) for nm in self.control_names_))
+        self.controls_ = self._control_index(np.ones(len(self.ctrl_row_), dtype=bool))
+        self._layout()
+
+    def _control_index(self, select: np.ndarray) -> EventIndex:
+        """Event index of the selected control results, for every key and the global key."""
+        rows = self.ctrl_row_[select]
+        ctrl = self._stack(self.control_names_, rows)
         m = len(self.control_names_) + 1
-        codes = np.concatenate([ctrl.T.ravel(), np.full(len(self.ctrl_row_), global_code)])
-        known = result_known_at(self.ctrl_time_, self.time_[self.ctrl_row_])
+        codes = np.concatenate([ctrl.T.ravel(), np.full(len(rows), self.global_code_)])
+        known = result_known_at(self.ctrl_time_[select], self.time_[rows])
         w = np.exp((known - DECAY_BASE) / (self.config.decay_days * DAY))
-        self.global_code_ = global_code
-        self.controls_ = EventIndex(
+        hit = self.ctrl_hit_[select]
+        return EventIndex(
             codes,
             np.tile(known, m),
             {
-                "hit": np.tile(self.ctrl_hit_, m),
-                "revenue": np.tile(self.ctrl_revenue_, m),
+                "hit": np.tile(hit, m),
+                "revenue": np.tile(self.ctrl_revenue_[select], m),
                 "w": np.tile(w, m),
-                "wh": np.tile(w * self.ctrl_hit_, m),
+                "wh": np.tile(w * hit, m),
             },
         )
-        self._layout()
+
+    # ----- prior strengths (empirical Bayes) ----------------------------------------
+    def _fit_strengths(self, select: np.ndarray) -> np.ndarray:
+        """Prior strength of every key (``keys_`` order) from the selected control results:
+        fixed by the config, or fitted (beta-binomial marginal likelihood) on the entities'
+        undecayed (controls, hits) against their parent's smoothed rate, parents first."""
+        cfg = self.config
+        rows, hit = self.ctrl_row_[select], self.ctrl_hit_[select]
+        global_rate = (hit.sum() + cfg.prior_rate) / (len(hit) + 1.0)
+        strengths = np.empty(len(self.keys_))
+        entity_rate: dict[int, np.ndarray] = {}
+        for level in self.levels_:
+            for j in level:
+                name = self.keys_[j].name
+                codes = self.codes_[rows, self._col(name)]
+                ok = codes >= 0
+                size = len(self.vocab_[name])
+                n = np.bincount(codes[ok], minlength=size).astype(np.float64)
+                h = np.bincount(codes[ok], weights=hit[ok], minlength=size)
+                parent = np.full(size, global_rate)
+                if self.parent_[j] < len(self.keys_):
+                    up = self.parent_[j]
+                    up_codes = self.codes_[rows, self._col(self.keys_[up].name)]
+                    link = ok & (up_codes >= 0)
+                    parent[codes[link]] = entity_rate[up][up_codes[link]]
+                m = cfg.fixed_strength(name)
+                if m is None:
+                    m = fit_prior_strength(n, h, parent, cfg.smoothing_bounds)
+                strengths[j] = cfg.fallback_smoothing if m is None else m
+                entity_rate[j] = smooth(h, n, parent, strengths[j])
+        return strengths
 
     # ----- transform -----------------------------------------------------------------
     def feature_names(self) -> list[str]:
@@ -208,14 +327,13 @@ class ProfileBlock:
         for key in self.keys_:
             if key.activity:
                 names += [f"{key.name}__n{w}d" for w in self.config.windows_days]
-                names += [f"{key.name}__days_since_first", f"{key.name}__log_value_365d"]
+                names += [
+                    f"{key.name}__days_since_first",
+                    f"{key.name}__seen_before_history",
+                    f"{key.name}__log_value_365d",
+                ]
             names += [f"{key.name}__partners_{label}" for label, _ in key.partners]
-            names += [
-                f"{key.name}__controls",
-                f"{key.name}__hits",
-                f"{key.name}__log_revenue",
-                f"{key.name}__hit_rate",
-            ]
+            names += [f"{key.name}__{stat}" for stat in LABEL_STATS]
         return names
 
     def _layout(self) -> None:
@@ -228,15 +346,17 @@ class ProfileBlock:
             for w in self.config.windows_days
         ]
         self.out_since_ = np.array([col[f"{k}__days_since_first"] for k in act], dtype=np.intp)
+        self.out_seen_before_ = np.array(
+            [col[f"{k}__seen_before_history"] for k in act], dtype=np.intp
+        )
         self.out_value_ = np.array([col[f"{k}__log_value_365d"] for k in act], dtype=np.intp)
         self.out_partners_ = np.array(
             [col[f"{o}__partners_{label}"] for o, label, _ in self.partner_names_], dtype=np.intp
         )
         ctl = self.control_names_
-        self.out_controls_ = np.array([col[f"{k}__controls"] for k in ctl], dtype=np.intp)
-        self.out_hits_ = np.array([col[f"{k}__hits"] for k in ctl], dtype=np.intp)
-        self.out_revenue_ = np.array([col[f"{k}__log_revenue"] for k in ctl], dtype=np.intp)
-        self.out_rate_ = np.array([col[f"{k}__hit_rate"] for k in ctl], dtype=np.intp)
+        self.out_labels_ = [
+            np.array([col[f"{k}__{stat}"] for k in ctl], dtype=np.intp) for stat in LABEL_STATS
+        ]
         # Smoothing order: parents before children; a key without parent uses the global rate.
         position = {k.name: j for j, k in enumerate(self.keys_)}
         parent = np.array([position.get(k.parent, len(self.keys_)) for k in self.keys_])
@@ -267,13 +387,23 @@ class ProfileBlock:
     def _shift(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         return np.where(codes >= 0, codes + offsets, -1)
 
-    def transform(self, inputs: Inputs) -> np.ndarray:
-        cfg = self.config
-        n, t = inputs.n, inputs.time
-        out = np.empty((n, len(self.names_)), dtype=np.float32)
-        raw = np.empty((n, len(self.all_key_names_)), dtype=np.int64)
+    def _raw_codes(self, inputs: Inputs) -> np.ndarray:
+        raw = np.empty((inputs.n, len(self.all_key_names_)), dtype=np.int64)
         for j, name in enumerate(self.all_key_names_):
             raw[:, j] = self.vocab_[name].codes(key_values(inputs, name))
+        return raw
+
+    def _control_codes(self, raw: np.ndarray) -> np.ndarray:
+        """Codes of every key in the control index's code space, the global key last."""
+        k = len(self.ctl_cols_)
+        cc = np.empty((len(raw), k + 1), dtype=np.int64)
+        cc[:, :k] = self._shift(raw[:, self.ctl_cols_], self.ctl_offsets_)
+        cc[:, k] = self.global_code_
+        return cc
+
+    def _activity_into(self, out: np.ndarray, raw: np.ndarray, t: np.ndarray) -> None:
+        """Activity features (declarations only, no label) of the rows as of their time."""
+        cfg = self.config
         tt = t[:, None]
         # Activity: counts per window, value over the longest, first appearance.
         act = self._shift(raw[:, self.act_cols_], self.act_offsets_)
@@ -287,40 +417,140 @@ class ProfileBlock:
         first = self.activity_.starts_of(act)
         seen = hi > first
         first_time = self.activity_.times[np.where(seen, first, 0)] if len(self.activity_) else 0
-        out[:, self.out_since_] = np.where(seen, (tt - first_time) / DAY, -1.0)
+        # Age capped, and read as the cap when the entity may predate the history.
+        censored = self._censored(first_time, hi - first, tt)
+        age = np.minimum((tt - first_time) / DAY, cfg.age_cap_days)
+        out[:, self.out_since_] = np.where(seen, np.where(censored, cfg.age_cap_days, age), -1.0)
+        out[:, self.out_seen_before_] = seen & censored
         if len(self.partner_cols_):
             pc = self._shift(raw[:, self.partner_cols_], self.partner_offsets_)
-            lo, hi = self.partners_.bounds(pc, np.zeros_like(tt), tt)
-            out[:, self.out_partners_] = hi - lo
-        # Control history, decayed and smoothed through the parents.
+            zero = np.zeros_like(tt)
+            lo, hi = self.partner_starts_.bounds(pc, zero, tt)
+            lo_end, hi_end = self.partner_ends_.bounds(pc, zero, tt)
+            out[:, self.out_partners_] = (hi - lo) - (hi_end - lo_end)
+
+    def _censored(self, first_time: np.ndarray, count: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Whether an entity's age is unknown: first seen in the history's first
+        ``history_grace_days``, and its ``count`` declarations since (before ``t``) do not
+        make an earlier silence improbable. At the rate count / (t - start), no
+        declaration in [start, first) has probability exp(-rate * (first - start)); below
+        exp(-SILENCE_EVIDENCE) (5 %) the entity is taken as new, so a burst starting in
+        the first weeks reads as new after a few declarations, a slow or steady entity
+        seen from the start stays censored."""
+        start = self.history_start_
+        early = first_time < start + self.config.history_grace_days * DAY
+        silence = count * (first_time - start)
+        return early & (silence < SILENCE_EVIDENCE * np.maximum(t - start, 1))
+
+    def _smooth_levels(
+        self, hits: np.ndarray, trials: np.ndarray, strengths: np.ndarray
+    ) -> np.ndarray:
+        """Rates of every key smoothed toward its parent's (global key last), parents first."""
         k = len(self.ctl_cols_)
-        cc = np.empty((n, k + 1), dtype=np.int64)
-        cc[:, :k] = self._shift(raw[:, self.ctl_cols_], self.ctl_offsets_)
-        cc[:, k] = self.global_code_
-        lo, hi = self.controls_.bounds(cc, np.zeros_like(tt), tt)
-        decay = np.exp(-(tt - DECAY_BASE) / (cfg.decay_days * DAY))
-        w = self.controls_.total("w", lo, hi) * decay
-        wh = self.controls_.total("wh", lo, hi) * decay
-        out[:, self.out_controls_] = (hi - lo)[:, :k]
-        out[:, self.out_hits_] = self.controls_.total("hit", lo, hi)[:, :k]
-        out[:, self.out_revenue_] = np.log1p(self.controls_.total("revenue", lo, hi)[:, :k])
-        rates = np.empty((n, k + 1))
-        rates[:, k] = (wh[:, k] + cfg.prior_rate) / (w[:, k] + 1.0)
-        m = cfg.smoothing
+        rates = np.empty(hits.shape)
+        rates[:, k] = (hits[:, k] + self.config.prior_rate) / (trials[:, k] + 1.0)
         for level in self.levels_:
             parent = rates[:, self.parent_[level]]
-            rates[:, level] = (wh[:, level] + m * parent) / (w[:, level] + m)
-        out[:, self.out_rate_] = rates[:, :k]
+            rates[:, level] = smooth(hits[:, level], trials[:, level], parent, strengths[level])
+        return rates[:, :k]
+
+    def _label_stats(
+        self, index: EventIndex, cc: np.ndarray, ref: np.ndarray, strengths: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """``LABEL_STATS`` of the rows from the results in ``index`` known before ``ref``:
+        counts and revenue over the label window, the decayed and the undecayed rate
+        over all of them, both smoothed with ``strengths``. One implementation for
+        point-in-time (``ref`` = the row's time) and cross-fitted statistics."""
+        cfg = self.config
+        k = cc.shape[1] - 1
+        tt = ref[:, None]
+        order = index.order(cc, tt)
+        lo, hi = index.bounds(cc, np.zeros_like(tt), tt, order)
+        lo_w = np.maximum(index.positions(cc, tt - cfg.label_window_days * DAY, order), lo)
+        decay = np.exp(-(tt - DECAY_BASE) / (cfg.decay_days * DAY))
+        w = index.total("w", lo, hi) * decay
+        wh = index.total("wh", lo, hi) * decay
+        trials = (hi - lo).astype(np.float64)
+        return (
+            (hi - lo_w)[:, :k],
+            index.total("hit", lo_w, hi)[:, :k],
+            np.log1p(index.total("revenue", lo_w, hi)[:, :k]),
+            self._smooth_levels(wh, w, strengths),
+            self._smooth_levels(index.total("hit", lo, hi), trials, strengths),
+        )
+
+    def transform(self, inputs: Inputs) -> np.ndarray:
+        """Point-in-time features of any rows from the full state (scoring and serving)."""
+        out = np.empty((inputs.n, len(self.names_)), dtype=np.float32)
+        raw = self._raw_codes(inputs)
+        self._activity_into(out, raw, inputs.time)
+        stats = self._label_stats(
+            self.controls_, self._control_codes(raw), inputs.time, self.prior_strengths_
+        )
+        for cols, values in zip(self.out_labels_, stats, strict=True):
+            out[:, cols] = values
+        return out
+
+    # ----- cross-fitted training features ---------------------------------------------
+    def cross_fit_transform(self, inputs: Inputs) -> np.ndarray:
+        """Training features of the fitted history's own rows (``inputs`` as fitted, in
+        order), their label statistics cross-fitted by time block.
+
+        The rows are cut into ``cross_fit_folds`` blocks of lodging time. A row of block b
+        gets ``LABEL_STATS`` from the results of the other blocks only (past and future
+        ones), with prior strengths fitted on those results alone, read as a scoring row
+        would read them at the row's reference time (``features.crossfit``: the end of
+        the label window nearest to the row; the history's end when the history is no
+        longer than the window). Activity features stay point-in-time.
+
+        Why: a point-in-time training row early in the history sees few labels, a scoring
+        row sees the whole history's; cross-fitted rows see about (K-1)/K of it, like
+        scoring rows. Why it is not leakage: the row's own result, and every result of
+        its block, are left out of everything its features are computed from (counts,
+        rates, parents' rates, prior strengths), so they cannot encode its label (tested
+        by flipping them); the other blocks' results, future ones included, are facts
+        about other declarations, as in scikit-learn's TargetEncoder, which also makes
+        ``fit_transform`` differ from ``fit(X).transform(X)``. What it does give up is
+        point-in-time realism: a row may be described by results known only after it, so
+        these features are for fitting models, never for evaluating them as served.
+        """
+        fitted = self.time_[: self.fit_rows_]
+        if inputs.n != self.fit_rows_ or not np.array_equal(inputs.time, fitted):
+            raise ValueError(
+                "cross_fit_transform takes the fitted history's own rows, in order"
+                f" ({self.fit_rows_} rows); use transform for any other rows"
+            )
+        out = np.empty((inputs.n, len(self.names_)), dtype=np.float32)
+        raw = self._raw_codes(inputs)
+        self._activity_into(out, raw, inputs.time)
+        cc = self._control_codes(raw)
+        block = time_blocks(inputs.time, self.config.cross_fit_folds)
+        window = self.config.label_window_days * DAY
+        ref = reference_times(inputs.time, self.history_start_, self.history_end_, window)
+        in_history = self.ctrl_row_ < self.fit_rows_
+        ctrl_block = np.full(len(self.ctrl_row_), -1, dtype=np.int64)
+        ctrl_block[in_history] = block[self.ctrl_row_[in_history]]
+        for b in range(self.config.cross_fit_folds):
+            rows = np.flatnonzero(block == b)
+            if not len(rows):
+                continue
+            others = in_history & (ctrl_block != b)
+            stats = self._label_stats(
+                self._control_index(others), cc[rows], ref[rows], self._fit_strengths(others)
+            )
+            for cols, values in zip(self.out_labels_, stats, strict=True):
+                out[np.ix_(rows, cols)] = values
         return out
 
     # ----- state ---------------------------------------------------------------------
     def get_state(self) -> State:
         return {
-            "config": {
-                "windows_days": list(self.config.windows_days),
-                "decay_days": self.config.decay_days,
-                "smoothing": self.config.smoothing,
-                "prior_rate": self.config.prior_rate,
+            "config": self.config.to_state(),
+            "prior_strengths": np.asarray(self.prior_strengths_, dtype=np.float64),
+            "history": {
+                "fit_rows": self.fit_rows_,
+                "start": self.history_start_,
+                "end": self.history_end_,
             },
             "keys": [
                 {
@@ -345,13 +575,11 @@ class ProfileBlock:
         }
 
     def set_state(self, state: State) -> None:
-        c = state["config"]
-        self.config = ProfileConfig(
-            windows_days=tuple(c["windows_days"]),
-            decay_days=c["decay_days"],
-            smoothing=c["smoothing"],
-            prior_rate=c["prior_rate"],
-        )
+        self.config = ProfileConfig.from_state(state["config"])
+        self.prior_strengths_ = np.asarray(state["prior_strengths"], dtype=np.float64)
+        self.fit_rows_ = int(state["history"]["fit_rows"])
+        self.history_start_ = int(state["history"]["start"])
+        self.history_end_ = int(state["history"]["end"])
         self.keys_ = [
             KeySpec(
                 k["name"],

@@ -10,7 +10,7 @@ import pytest
 
 from features import FEATURE_CODE_VERSION, FeaturePipeline, NotFittedError
 from features.inputs import inputs_from_frames
-from tests.features.conftest import Fitted
+from tests.features.conftest import Fitted, pinned
 
 
 def test_spec_is_ordered_typed_and_hashed(fitted: Fitted) -> None:
@@ -18,7 +18,7 @@ def test_spec_is_ordered_typed_and_hashed(fitted: Fitted) -> None:
     assert list(fitted.pipeline.get_feature_names_out()) == list(spec.names)
     assert fitted.features.shape[1] == len(spec.names)
     assert spec.dtype == "float32"
-    assert set(spec.groups) == {"profiles", "valuation", "route", "aeo"}
+    assert set(spec.groups) == {"profiles", "valuation", "route", "aeo", "categories"}
     assert sum(len(v) for v in spec.groups.values()) == len(spec.names)
     assert len(spec.hash) == 16
     assert spec.dropped == {}
@@ -123,7 +123,8 @@ def test_update_equals_full_refit(fitted: Fitted) -> None:
     cut = d.lodged_at.quantile(0.7)
     old_f = f[f.filed_at < cut]
     old_i = i.merge(old_f[["filing_id", "version"]], on=["filing_id", "version"])
-    pipe = FeaturePipeline().fit(d[d.lodged_at < cut], c[c.controlled_at < cut], old_f, old_i)
+    pipe = pinned(fitted.pipeline)
+    pipe.fit(d[d.lodged_at < cut], c[c.controlled_at < cut], old_f, old_i)
     new_d = d[d.lodged_at >= cut]
     new_f = f[(f.filed_at >= cut) | f.filing_id.isin(new_d.ens_id)]
     new_i = i.merge(new_f[["filing_id", "version"]], on=["filing_id", "version"])
@@ -152,7 +153,7 @@ def test_results_arriving_before_their_declaration_wait_for_it(
     early = c[c.declaration_id.isin(new_d.declaration_id)].iloc[::2]
     assert len(early) > 20
     first = pd.concat([c[c.controlled_at < cut], early])
-    FeaturePipeline().fit(d[d.lodged_at < cut], first, old_f, old_i).save(tmp_path / "s")
+    pinned(fitted.pipeline).fit(d[d.lodged_at < cut], first, old_f, old_i).save(tmp_path / "s")
     pipe = FeaturePipeline.load(tmp_path / "s")
     assert pipe.unmatched_controls_ == len(early)
     new_f = f[(f.filed_at >= cut) | f.filing_id.isin(new_d.ens_id)]
