@@ -86,6 +86,7 @@ BASE_KEYS: tuple[KeySpec, ...] = (
 )
 PAIR_KEYS = ("importer_seller", "importer_declarant")
 SILENCE_EVIDENCE = 3.0  # -ln(5 %): see ProfileBlock._censored
+MIN_SILENCE_DAYS = 7
 # Label statistics of every key, in output order (see ProfileBlock._label_stats).
 LABEL_STATS = ("controls", "hits", "log_revenue", "hit_rate", "hit_rate_all")
 
@@ -431,16 +432,19 @@ class ProfileBlock:
 
     def _censored(self, first_time: np.ndarray, count: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Whether an entity's age is unknown: first seen in the history's first
-        ``history_grace_days``, and its ``count`` declarations since (before ``t``) do not
-        make an earlier silence improbable. At the rate count / (t - start), no
-        declaration in [start, first) has probability exp(-rate * (first - start)); below
-        exp(-SILENCE_EVIDENCE) (5 %) the entity is taken as new, so a burst starting in
-        the first weeks reads as new after a few declarations, a slow or steady entity
+        ``history_grace_days``, and not provably new. New means silent for at least
+        ``MIN_SILENCE_DAYS`` after the start (a weekly cycle explains less) and, at the
+        entity's rate since, count / (t - start), a silence that long has a probability
+        exp(-rate * (first - start)) below exp(-SILENCE_EVIDENCE) (5 %). A burst starting
+        in the first weeks reads as new after a few declarations; a slow or steady entity
         seen from the start stays censored."""
         start = self.history_start_
         early = first_time < start + self.config.history_grace_days * DAY
-        silence = count * (first_time - start)
-        return early & (silence < SILENCE_EVIDENCE * np.maximum(t - start, 1))
+        gap = first_time - start
+        silent = (gap >= MIN_SILENCE_DAYS * DAY) & (
+            count * gap >= SILENCE_EVIDENCE * np.maximum(t - start, 1)
+        )
+        return early & ~silent
 
     def _smooth_levels(
         self, hits: np.ndarray, trials: np.ndarray, strengths: np.ndarray
