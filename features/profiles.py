@@ -426,8 +426,9 @@ class ProfileBlock:
         if len(self.partner_cols_):
             pc = self._shift(raw[:, self.partner_cols_], self.partner_offsets_)
             zero = np.zeros_like(tt)
-            lo, hi = self.partner_starts_.bounds(pc, zero, tt)
-            lo_end, hi_end = self.partner_ends_.bounds(pc, zero, tt)
+            order = self.partner_starts_.order(pc, tt)  # the same queries for both indices
+            lo, hi = self.partner_starts_.bounds(pc, zero, tt, order)
+            lo_end, hi_end = self.partner_ends_.bounds(pc, zero, tt, order)
             out[:, self.out_partners_] = (hi - lo) - (hi_end - lo_end)
 
     def _censored(self, first_time: np.ndarray, count: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -449,14 +450,16 @@ class ProfileBlock:
     def _smooth_levels(
         self, hits: np.ndarray, trials: np.ndarray, strengths: np.ndarray
     ) -> np.ndarray:
-        """Rates of every key smoothed toward its parent's (global key last), parents first."""
+        """Rates of every key smoothed toward its parent's (global key last), parents first.
+        Computed key by key on contiguous rows (the inputs transposed)."""
         k = len(self.ctl_cols_)
+        hits, trials = np.ascontiguousarray(hits.T), np.ascontiguousarray(trials.T)
         rates = np.empty(hits.shape)
-        rates[:, k] = (hits[:, k] + self.config.prior_rate) / (trials[:, k] + 1.0)
+        rates[k] = (hits[k] + self.config.prior_rate) / (trials[k] + 1.0)
         for level in self.levels_:
-            parent = rates[:, self.parent_[level]]
-            rates[:, level] = smooth(hits[:, level], trials[:, level], parent, strengths[level])
-        return rates[:, :k]
+            for j in level:
+                rates[j] = smooth(hits[j], trials[j], rates[self.parent_[j]], strengths[j])
+        return rates[:k].T
 
     def _label_stats(
         self, index: EventIndex, cc: np.ndarray, ref: np.ndarray, strengths: np.ndarray
