@@ -16,8 +16,11 @@ categorical attribute) and each row, as of the row's own time (strictly before i
   recovered in the last ``label_window_days``, a hit rate with exponential time decay
   (``hit_rate``) and one without (``hit_rate_all``), both smoothed toward the parent
   level (HS6 -> HS4 -> HS2 -> global; HS6 x origin -> HS6; others -> global) with a
-  prior strength per key fitted by empirical Bayes at ``fit`` (features/smoothing.py),
-  never refitted by ``update``.
+  prior strength per key fitted by empirical Bayes (features/smoothing.py). The
+  strengths are fitted at ``fit`` per ``strength_period_days`` period of the history,
+  each from the results known before the period began, and a row uses its period's
+  (a row past the history, the last period's): so no row's features depend on its own
+  or a later result even through the strengths, and ``update`` never refits them.
 
 Extra categorical attributes with few distinct values (``max_category_codes``) keep their
 control history but get no activity profile (a national code with three values is
@@ -48,7 +51,7 @@ from features.inputs import Inputs
 from features.keys import key_values
 from features.partners import partner_spells
 from features.smoothing import DEFAULT_BOUNDS, fit_prior_strength, smooth
-from features.timebase import DAY
+from features.timebase import DAY, period_of, period_start
 from features.vocab import Vocabulary
 
 DECAY_BASE = 1_577_836_800  # 2020-01-01: decay weights are exp((t - base) / tau)
@@ -97,8 +100,10 @@ class ProfileConfig:
 
     ``smoothing`` fixes the prior strength of the hit rates: one number for every key,
     or a mapping key -> strength (keys left out are fitted); None (the default) fits
-    every key's strength by empirical Bayes within ``smoothing_bounds``, falling back
-    to ``fallback_smoothing`` where too few entities have two controls or more.
+    every key's strength by empirical Bayes within ``smoothing_bounds``, with a weak
+    log-normal hyperprior around ``fallback_smoothing`` (``strength_prior_sd`` on the
+    log scale; None for plain maximum likelihood), falling back to
+    ``fallback_smoothing`` where too few entities have two controls or more.
     """
 
     windows_days: tuple[int, ...] = (30, 90, 365)
@@ -106,12 +111,14 @@ class ProfileConfig:
     smoothing: float | Mapping[str, float] | None = None
     smoothing_bounds: tuple[float, float] = DEFAULT_BOUNDS
     fallback_smoothing: float = 20.0
+    strength_prior_sd: float | None = 2.3  # ln 10: a tenfold move needs real evidence
     prior_rate: float = 0.02
     label_window_days: int = 365
     age_cap_days: int = 365
     history_grace_days: int = 30
     cross_fit_folds: int = 5
     max_category_codes: int = MAX_CODES
+    strength_period_days: int = 30
 
     def to_state(self) -> State:
         """Plain values (JSON) of every field."""
@@ -204,15 +211,17 @@ class ProfileBlock:
         known = result_known_at(self.ctrl_time_, self.time_[self.ctrl_row_])
         last = max(int(inputs.time.max()) if inputs.n else 0, int(known.max()) if len(known) else 0)
         self.history_end_ = last + 1
-        self.prior_strengths_ = self._fit_strengths(np.ones(len(self.ctrl_row_), dtype=bool))
+        self._fit_strength_periods(known)
 
     def update(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
         """Fold new facts in; the prior strengths and the history's start stay as fitted."""
         self._append(inputs, controls)
 
     def prior_strengths(self) -> dict[str, float]:
-        """Fitted (or fixed) prior strength of every key's hit rates, for the training log."""
-        return {k.name: float(m) for k, m in zip(self.keys_, self.prior_strengths_, strict=True)}
+        """Prior strength of every key's hit rates that scoring uses now (the last fitted
+        period's: fitted, or fixed by the config), for the training log."""
+        last = self.strength_table_[-1]
+        return {k.name: float(m) for k, m in zip(self.keys_, last, strict=True)}
 
     def fitted_parameters(self) -> dict[str, float]:
         """What ``fit`` learned from the data beyond the facts, flat: ``prior_strength.KEY``."""
@@ -289,6 +298,21 @@ class ProfileBlock:
         )
 
     # ----- prior strengths (empirical Bayes) ----------------------------------------
+    def _fit_strength_periods(self, known: np.ndarray) -> None:
+        """Strengths of every period of the history (epoch-anchored grid), each fitted on
+        the results known before the period's start."""
+        days = self.config.strength_period_days
+        first = int(period_of(self.history_start_, days))
+        last = int(period_of(self.history_end_ - 1, days))
+        starts = period_start(np.arange(first, last + 1), days)
+        self.strength_first_period_ = first
+        self.strength_table_ = np.vstack([self._fit_strengths(known < s) for s in starts])
+
+    def _row_strengths(self, t: np.ndarray) -> np.ndarray:
+        """Strengths (rows x keys) of each row's period; past the history, the last one."""
+        period = period_of(t, self.config.strength_period_days) - self.strength_first_period_
+        return self.strength_table_[np.clip(period, 0, len(self.strength_table_) - 1)]
+
     def _fit_strengths(self, select: np.ndarray) -> np.ndarray:
         """Prior strength of every key (``keys_`` order) from the selected control results:
         fixed by the config, or fitted (beta-binomial marginal likelihood) on the entities'
@@ -314,7 +338,12 @@ class ProfileBlock:
                     parent[codes[link]] = entity_rate[up][up_codes[link]]
                 m = cfg.fixed_strength(name)
                 if m is None:
-                    m = fit_prior_strength(n, h, parent, cfg.smoothing_bounds)
+                    prior = (
+                        None
+                        if cfg.strength_prior_sd is None
+                        else (cfg.fallback_smoothing, cfg.strength_prior_sd)
+                    )
+                    m = fit_prior_strength(n, h, parent, cfg.smoothing_bounds, prior)
                 strengths[j] = cfg.fallback_smoothing if m is None else m
                 entity_rate[j] = smooth(h, n, parent, strengths[j])
         return strengths
@@ -450,10 +479,12 @@ class ProfileBlock:
     def _smooth_levels(
         self, hits: np.ndarray, trials: np.ndarray, strengths: np.ndarray
     ) -> np.ndarray:
-        """Rates of every key smoothed toward its parent's (global key last), parents first.
-        Computed key by key on contiguous rows (the inputs transposed)."""
+        """Rates of every key smoothed toward its parent's (global key last), parents first;
+        ``strengths`` per key, or per row and key. Computed key by key on contiguous rows
+        (the inputs transposed)."""
         k = len(self.ctl_cols_)
         hits, trials = np.ascontiguousarray(hits.T), np.ascontiguousarray(trials.T)
+        strengths = np.ascontiguousarray(strengths.T)
         rates = np.empty(hits.shape)
         rates[k] = (hits[k] + self.config.prior_rate) / (trials[k] + 1.0)
         for level in self.levels_:
@@ -492,7 +523,7 @@ class ProfileBlock:
         raw = self._raw_codes(inputs)
         self._activity_into(out, raw, inputs.time)
         stats = self._label_stats(
-            self.controls_, self._control_codes(raw), inputs.time, self.prior_strengths_
+            self.controls_, self._control_codes(raw), inputs.time, self._row_strengths(inputs.time)
         )
         for cols, values in zip(self.out_labels_, stats, strict=True):
             out[:, cols] = values
@@ -553,7 +584,10 @@ class ProfileBlock:
     def get_state(self) -> State:
         return {
             "config": self.config.to_state(),
-            "prior_strengths": np.asarray(self.prior_strengths_, dtype=np.float64),
+            "strengths": {
+                "first_period": self.strength_first_period_,
+                "table": np.asarray(self.strength_table_, dtype=np.float64),
+            },
             "history": {
                 "fit_rows": self.fit_rows_,
                 "start": self.history_start_,
@@ -583,7 +617,8 @@ class ProfileBlock:
 
     def set_state(self, state: State) -> None:
         self.config = ProfileConfig.from_state(state["config"])
-        self.prior_strengths_ = np.asarray(state["prior_strengths"], dtype=np.float64)
+        self.strength_first_period_ = int(state["strengths"]["first_period"])
+        self.strength_table_ = np.asarray(state["strengths"]["table"], dtype=np.float64)
         self.fit_rows_ = int(state["history"]["fit_rows"])
         self.history_start_ = int(state["history"]["start"])
         self.history_end_ = int(state["history"]["end"])

@@ -7,6 +7,11 @@ pair: a few controls' worth; a party: hundreds), so ``m`` is fitted per key type
 maximum marginal likelihood of the entities' (controls, hits) under the beta-binomial
 model, each entity against its own parent rate. Entities with one control carry no
 information on ``m`` (their likelihood does not depend on it) and drop out.
+
+With thin data (a young history, a small administration) the maximum-likelihood ``m``
+is noisy and often runs to a bound (0.5: no smoothing at all). An optional weak
+log-normal hyperprior on ``m`` (``prior=(centre, sd of ln m)``) keeps such estimates near
+the usual strength; thousands of entities outweigh it.
 """
 
 from __future__ import annotations
@@ -62,9 +67,12 @@ def fit_prior_strength(
     hits: np.ndarray,
     parent: np.ndarray,
     bounds: tuple[float, float] = DEFAULT_BOUNDS,
+    prior: tuple[float, float] | None = None,
 ) -> float | None:
     """Prior strength ``m`` maximising the beta-binomial marginal likelihood of the
-    entities' (controls, hits) against their parent rates, within ``bounds``.
+    entities' (controls, hits) against their parent rates, within ``bounds``; with
+    ``prior`` = (centre, sd), plus the log-density of ln m ~ Normal(ln centre, sd)
+    (a maximum a posteriori estimate).
 
     None when fewer than ``MIN_ENTITIES`` entities have two controls or more (nothing to
     learn from). Identical (controls, hits, parent) entities are grouped, so the cost
@@ -82,7 +90,10 @@ def fit_prior_strength(
     w = weight.astype(np.float64)
 
     def loglik(u: float) -> float:
-        return beta_binomial_loglik(float(np.exp(u)), n, h, p, w)
+        value = beta_binomial_loglik(float(np.exp(u)), n, h, p, w)
+        if prior is not None:
+            value -= 0.5 * ((u - np.log(prior[0])) / prior[1]) ** 2
+        return value
 
     lo, hi = np.log(bounds[0]), np.log(bounds[1])
     grid = np.linspace(lo, hi, _GRID)

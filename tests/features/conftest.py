@@ -36,12 +36,10 @@ def strengths_of(pipeline: FeaturePipeline) -> dict[str, float]:
 
 
 def pinned(pipeline: FeaturePipeline) -> FeaturePipeline:
-    """An unfitted pipeline whose profiles keep ``pipeline``'s prior strengths.
-
-    The strengths are fitted on the whole history, like a model's hyper-parameters: the
-    point-in-time guarantee (a row's features use only facts from before it) holds
-    given them, so tests comparing states fitted on different histories pin them.
-    """
+    """An unfitted pipeline whose profiles use ``pipeline``'s current prior strengths
+    for every period, fixed: states fitted on different histories then share them
+    (``update`` never refits the strengths, so an updated state equals a full refit
+    only given the same strengths)."""
     return FeaturePipeline(default_blocks(ProfileConfig(smoothing=strengths_of(pipeline))))
 
 

@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 
 from features import FeaturePipeline, default_blocks
-from features.profiles import ProfileConfig
+from features.profiles import ProfileBlock, ProfileConfig
+from features.timebase import period_start
 from tests.features.conftest import Fitted, strengths_of
+from tests.features.test_point_in_time import _flip
 
 HIT = ("irregularity", "seizure")
 PRIOR_RATE = 0.02
@@ -28,6 +30,26 @@ def test_strengths_are_fitted_per_key_within_bounds_and_reported(fitted: Fitted)
     report = fitted.pipeline.fitted_parameters()
     assert report["profiles.prior_strength.importer"] == strengths["importer"]
     assert len(report) == len(strengths)
+
+
+def test_strengths_are_fitted_per_period_from_earlier_results(fitted: Fitted) -> None:
+    """Period p's strengths come from the results known before p began: no row's features
+    depend on its own or a later result through them (the point-in-time tests check the
+    features themselves)."""
+    d, c = fitted.declarations, fitted.controls
+    profiles = next(b for b in fitted.pipeline.blocks if isinstance(b, ProfileBlock))
+    table = profiles.strength_table_
+    assert len(table) >= 3
+    assert (table[0] == 20.0).all()  # nothing known before the history: the fallback
+    assert list(table[-1]) == list(strengths_of(fitted.pipeline).values())
+    lodged = c.merge(d[["declaration_id", "lodged_at"]], on="declaration_id").lodged_at
+    known = np.maximum(c.controlled_at, lodged.to_numpy())
+    start = pd.Timestamp(period_start(profiles.strength_first_period_ + 2, 30), unit="s", tz="UTC")
+    flipped = _flip(c, c.control_id[(known >= start).to_numpy()])
+    pipe = FeaturePipeline().fit(d, flipped, fitted.filings, fitted.items)
+    refit = next(b for b in pipe.blocks if isinstance(b, ProfileBlock))
+    np.testing.assert_array_equal(refit.strength_table_[:3], table[:3])
+    assert (refit.strength_table_[3:] != table[3:]).any()
 
 
 def test_strengths_survive_save_and_load(fitted: Fitted, tmp_path: Path) -> None:
@@ -86,11 +108,11 @@ def _reference(
 @pytest.mark.parametrize("key", ["importer_id", "seller_id", "office"])
 def test_label_statistics_match_a_reference(fitted: Fitted, key: str) -> None:
     d, c = fitted.declarations, fitted.controls
-    config = ProfileConfig(label_window_days=20)
+    strength = 13.0
+    config = ProfileConfig(label_window_days=20, smoothing=strength)
     pipe = FeaturePipeline(default_blocks(config)).fit(d, c)
     names = list(pipe.get_feature_names_out())
     prefix = key.removesuffix("_id")
-    strength = strengths_of(pipe)[prefix]
     rows = np.linspace(len(d) // 3, len(d) - 1, 15).astype(int)
     x = pipe.transform(d.iloc[rows])
     for k, row in enumerate(rows):

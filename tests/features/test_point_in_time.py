@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.features.conftest import Fitted, pinned
+from features import FeaturePipeline
+from tests.features.conftest import Fitted
 
 
 def _flip(controls: pd.DataFrame, control_ids: pd.Series) -> pd.DataFrame:
@@ -19,7 +20,7 @@ def _flip(controls: pd.DataFrame, control_ids: pd.Series) -> pd.DataFrame:
 
 
 def _row_features(f: Fitted, controls: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    pipe = pinned(f.pipeline).fit(f.declarations, controls, f.filings, f.items)
+    pipe = FeaturePipeline().fit(f.declarations, controls, f.filings, f.items)
     return pipe.transform(f.declarations.iloc[rows], f.filings, f.items)
 
 
@@ -99,8 +100,7 @@ def test_training_features_equal_serving_from_state_before_the_row(fitted: Fitte
         t = d.lodged_at.iloc[row]
         past_f = f[f.filed_at < t]
         past_i = i.merge(past_f[["filing_id", "version"]], on=["filing_id", "version"])
-        state = pinned(fitted.pipeline)
-        state.fit(d[d.lodged_at < t], c[c.controlled_at < t], past_f, past_i)
+        state = FeaturePipeline().fit(d[d.lodged_at < t], c[c.controlled_at < t], past_f, past_i)
         served = state.transform(d.iloc[[row]], f, i)
         np.testing.assert_allclose(
             served[0],

@@ -64,3 +64,15 @@ def test_too_few_informative_entities_give_none() -> None:
     # Entities with one control say nothing of the spread between entities.
     assert fit_prior_strength(np.ones(1000), np.zeros(1000), np.full(1000, 0.05)) is None
     assert fit_prior_strength(np.array([5, 5, 1]), np.array([1, 0, 1]), np.full(3, 0.1)) is None
+
+
+def test_a_weak_hyperprior_holds_thin_data_near_its_centre_and_yields_to_rich_data() -> None:
+    thin = _simulate(20.0, 12, 4, 5, False)
+    plain = fit_prior_strength(*thin)
+    held = fit_prior_strength(*thin, prior=(20.0, 2.3))
+    assert plain is not None
+    assert held is not None
+    assert abs(np.log(held / 20.0)) < abs(np.log(plain / 20.0))
+    rich = _simulate(500.0, 5_000, 100, 6, False)
+    free, anchored = fit_prior_strength(*rich), fit_prior_strength(*rich, prior=(20.0, 2.3))
+    assert anchored == pytest.approx(free, rel=0.1)
