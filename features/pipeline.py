@@ -6,10 +6,10 @@ is computed as of the row's own timestamp from facts strictly before it (declara
 lodged, control results known, ENS filed), so the one ``transform`` gives leakage-free
 training features for the fitted history itself and serving features for new rows:
 ``fit(X).transform(X) == fit_transform(X)`` by default, and a state fitted on the
-history before a row gives that row the same features as the full state, given the same
-fitted parameters (the profiles' prior strengths, fitted on the whole history: pin them
-with ``ProfileConfig.smoothing``). That point-in-time rule is the temporal form of
-cross-fitting: no row sees its own label or a later one.
+history before a row gives that row the same features as the full state (the profiles'
+prior strengths too are fitted per period from the results known before it). That
+point-in-time rule is the temporal form of cross-fitting: no row sees its own label or
+a later one.
 
 ``fit_transform(..., cross_fit=True)`` instead gives the fitted rows label statistics
 cross-fitted by time block (``ProfileBlock.cross_fit_transform``): each row sees the
