@@ -16,28 +16,24 @@ the usual strength; thousands of entities outweigh it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 DEFAULT_BOUNDS = (0.5, 5000.0)
 MIN_ENTITIES = 3  # entities with two controls or more needed to fit a strength
-_GRID = 49
-_REFINE_STEPS = 40
+_GRID = 25  # points over the log-scale bounds, then golden-section refinement
+_REFINE_STEPS = 24
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
 def log_gamma(x: np.ndarray) -> np.ndarray:
-    """ln Gamma(x) for x > 0, vectorised (numpy has none): Stirling's series, at x + 8
-    shifted back by the recurrence below 8; error below 1e-11 or 1e-15 relative."""
+    """ln Gamma(x) for x > 0, vectorised (numpy has none): Stirling's series at x + 8,
+    shifted back by the recurrence; error below 1e-11, or 1e-15 relative."""
     x = np.asarray(x, dtype=np.float64)
-    small = x < 8.0
-    z = np.where(small, x + 8.0, x)
-    shift = np.zeros_like(x)
-    if small.any():
-        xs = x[small]
-        shift[small] = np.log(xs * (xs + 1) * (xs + 2) * (xs + 3)) + np.log(
-            (xs + 4) * (xs + 5) * (xs + 6) * (xs + 7)
-        )
+    shift = np.log(x * (x + 1) * (x + 2) * (x + 3)) + np.log((x + 4) * (x + 5) * (x + 6) * (x + 7))
+    z = x + 8.0
     inv = 1.0 / z
     inv2 = inv * inv
     series = inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 / 1680)))
@@ -51,15 +47,13 @@ def beta_binomial_loglik(
     prior ``Beta(strength * parent, strength * (1 - parent))``; ``weight`` counts entities."""
     a = strength * parent
     b = strength - a
-    terms = (
-        log_gamma(a + hits)
-        - log_gamma(a)
-        + log_gamma(b + controls - hits)
-        - log_gamma(b)
-        - log_gamma(strength + controls)
-        + log_gamma(np.full_like(controls, strength))
-    )
-    return float(np.dot(weight, terms))
+    misses = controls - hits
+    total = float(np.dot(weight, math.lgamma(strength) - log_gamma(strength + controls)))
+    for count, shape in ((hits, a), (misses, b)):
+        some = count > 0  # a zero count adds nothing: ln G(x + 0) - ln G(x)
+        x = shape[some]
+        total += float(np.dot(weight[some], log_gamma(x + count[some]) - log_gamma(x)))
+    return total
 
 
 def fit_prior_strength(
