@@ -480,16 +480,16 @@ class ProfileBlock:
         self, hits: np.ndarray, trials: np.ndarray, strengths: np.ndarray
     ) -> np.ndarray:
         """Rates of every key smoothed toward its parent's (global key last), parents first;
-        ``strengths`` per key, or per row and key. Computed key by key on contiguous rows
-        (the inputs transposed)."""
+        ``strengths`` per key, or per row and key. Computed level by level on the inputs
+        transposed (one contiguous row per key)."""
         k = len(self.ctl_cols_)
         hits, trials = np.ascontiguousarray(hits.T), np.ascontiguousarray(trials.T)
-        strengths = np.ascontiguousarray(strengths.T)
+        m = strengths.T if strengths.ndim == 2 else strengths[:, None]
         rates = np.empty(hits.shape)
         rates[k] = (hits[k] + self.config.prior_rate) / (trials[k] + 1.0)
         for level in self.levels_:
-            for j in level:
-                rates[j] = smooth(hits[j], trials[j], rates[self.parent_[j]], strengths[j])
+            parent = rates[self.parent_[level]]
+            rates[level] = smooth(hits[level], trials[level], parent, m[level])
         return rates[:k].T
 
     def _label_stats(
@@ -509,12 +509,18 @@ class ProfileBlock:
         w = index.total("w", lo, hi) * decay
         wh = index.total("wh", lo, hi) * decay
         trials = (hi - lo).astype(np.float64)
+        # Both rates in one pass: the decayed rows on top of the undecayed ones.
+        m = np.vstack([strengths, strengths]) if strengths.ndim == 2 else strengths
+        rates = self._smooth_levels(
+            np.vstack([wh, index.total("hit", lo, hi)]), np.vstack([w, trials]), m
+        )
+        n = len(cc)
         return (
             (hi - lo_w)[:, :k],
             index.total("hit", lo_w, hi)[:, :k],
             np.log1p(index.total("revenue", lo_w, hi)[:, :k]),
-            self._smooth_levels(wh, w, strengths),
-            self._smooth_levels(index.total("hit", lo, hi), trials, strengths),
+            rates[:n],
+            rates[n:],
         )
 
     def transform(self, inputs: Inputs) -> np.ndarray:
