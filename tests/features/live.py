@@ -105,7 +105,9 @@ class Feed:
 
     def fit(self, blocks: list[FeatureBlock] | None = None) -> FeaturePipeline:
         h = self.history()
-        return FeaturePipeline(blocks or self.blocks()).fit(h.declarations, h.controls, h.filings, h.items)
+        return FeaturePipeline(blocks or self.blocks()).fit(
+            h.declarations, h.controls, h.filings, h.items
+        )
 
     def batches(self, sizes: list[int], early_share: float = 0.0, seed: int = 0) -> list[Batch]:
         """Consecutive batches after the cut; ``early_share`` of the results of later
