@@ -7,8 +7,8 @@ fits ``FeaturePipeline(all_blocks())`` (prior strengths fixed) on the first 75 %
 generated world, then replays the rest in lodging order as serving would: each batch
 is transformed, then folded in with its ENS and the control results known by then.
 Batches of 8, 100, 1,000 and 10,000 declarations, through ``update`` (frames: the batch's
-filings, as
-``targeting score`` passes a day's) and ``update_records`` (API dicts, ENS embedded).
+filings, as ``targeting score`` passes a day's) and ``update_records`` (API dicts, ENS
+embedded).
 It prints the fold cost per declaration (mean over the batches, so merges and
 rebuilds are counted) and the largest fold, the transform cost of a fixed probe before
 and after the folds, and checks that the folded state equals a refit on the
