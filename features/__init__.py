@@ -1,5 +1,6 @@
 """Point-in-time features of customs declarations: operator and goods profiles,
-valuation against robust baselines, routes and ENS filings, AEO flags.
+valuation against robust baselines, routes and ENS filings, AEO flags, codes of the
+extra attributes with few values.
 
 Imports pandas/numpy only (and the canonical data model); never graph, models,
 training or serving. ``FeaturePipeline`` is the entry point.
