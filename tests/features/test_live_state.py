@@ -12,7 +12,7 @@ import pytest
 
 from features import FeaturePipeline
 from features.events import pack
-from features.inputs import inputs_from_records
+from features.inputs import inputs_from_frames, inputs_from_records
 from tests.features.conftest import Fitted
 from tests.features.live import Batch, Feed
 
@@ -137,3 +137,13 @@ def test_an_earlier_version_filed_late_moves_its_filing(feed: Feed, batches: lis
     pipe.update(b.declarations, b.controls, b.filings.drop(placi.index), b.items)
     pipe.update(ens_filings=placi)  # the pre-loading versions arrive after the full ones
     assert _filings(pipe) == _filings(feed.refit([b]))
+
+
+def test_folding_inputs_without_their_ens_versions_warns(
+    feed: Feed, batches: list[Batch], caplog: pytest.LogCaptureFixture
+) -> None:
+    b = batches[0]
+    inputs = inputs_from_frames(b.declarations, b.filings, b.items)  # no versions kept
+    with caplog.at_level("WARNING", logger="features.pipeline"):
+        feed.fit().update_inputs(inputs, b.controls)
+    assert "carry no ENS versions" in caplog.text
