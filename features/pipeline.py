@@ -18,7 +18,10 @@ block's. Then ``fit_transform(X) != fit(X).transform(X)``, as with scikit-learn'
 TargetEncoder; scoring, serving and evaluation keep ``transform``.
 
 Blocks (profiles, valuation, route, AEO; the party graph from ``graph`` plugged in by
-the caller) each own their state; ``update`` folds new facts into all of them.
+the caller) each own their state; ``update`` (``update_records``, ``update_inputs``) folds
+new facts into all of them at a cost that follows the new facts, not the state (see
+docs/features.md). Not thread-safe: a fold, and a transform that computes a stale
+snapshot, change the state in place, so folds and transforms must be serialised.
 """
 
 from __future__ import annotations
@@ -222,6 +225,11 @@ class FeaturePipeline:
             inputs = inputs.take(np.flatnonzero(keep))
         ens = None
         f = inputs.versions
+        if f is None and inputs.ens is not None and inputs.ens["present"].any():
+            logger.warning(
+                "update_inputs: the inputs carry no ENS versions (built from frames?), so"
+                " their filings are not folded; fold frames with update instead"
+            )
         if self._with_ens() and f is not None and len(f["row"]):
             ens = ens_events_of(
                 f["filing_id"],

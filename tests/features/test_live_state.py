@@ -13,7 +13,7 @@ import pytest
 
 from features import FeaturePipeline
 from features.events import pack
-from features.inputs import inputs_from_records
+from features.inputs import inputs_from_frames, inputs_from_records
 from features.profiles import ProfileBlock
 from tests.features.conftest import Fitted
 from tests.features.live import Batch, Feed
@@ -181,3 +181,13 @@ def test_partner_spells_fold_in_place(
     probe = short.probe()
     counts = refit.transform(probe, short.f, short.i)[:, partners]
     assert counts.max() > 1  # the features compared do count partners
+
+
+def test_folding_inputs_without_their_ens_versions_warns(
+    feed: Feed, batches: list[Batch], caplog: pytest.LogCaptureFixture
+) -> None:
+    b = batches[0]
+    inputs = inputs_from_frames(b.declarations, b.filings, b.items)  # no versions kept
+    with caplog.at_level("WARNING", logger="features.pipeline"):
+        feed.fit().update_inputs(inputs, b.controls)
+    assert "carry no ENS versions" in caplog.text
