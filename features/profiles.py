@@ -294,7 +294,7 @@ class ProfileBlock:
     def refresh(self) -> None:
         """Merge the events folded in since the last merge into the indices' base, and
         the vocabularies' recent values into their lookup tables."""
-        for index in (self.activity_, self.partner_starts_, self.partner_ends_, self.controls_):
+        for index in (self.activity_, self.partners_, self.controls_):
             index.merge()
         for vocab in self.vocab_.values():
             vocab.compact()
