@@ -74,24 +74,3 @@ def served_window(
     rows = np.sort(np.asarray(rows, dtype=np.int64))
     x = pipeline.transform_inputs(pipeline.fitted_inputs_.take(rows))
     return WindowFeatures(rows, x)
-
-
-def cross_fitted(
-    frames: dict[str, pd.DataFrame],
-    rows: np.ndarray,
-    before: int,
-    make_pipeline: Callable[[], FeaturePipeline] = default_pipeline,
-) -> tuple[np.ndarray, list[str]]:
-    """Training features (and their names) of the declarations at ``rows`` (positions, in
-    order) with their label statistics cross-fitted by time block
-    (``FeaturePipeline.fit_transform(..., cross_fit=True)``) over those declarations and
-    the control results known before ``before`` only: no label of a later window reaches
-    them, and each row sees about as much label history as a scoring row does."""
-    d = frames["declarations"]
-    known = controls_known_before(d, frames["controls"], before)
-    chosen = d.iloc[np.sort(np.asarray(rows, dtype=np.int64))]
-    pipeline = make_pipeline()
-    x = pipeline.fit_transform(
-        chosen, known, frames.get("ens_filings"), frames.get("ens_items"), cross_fit=True
-    )
-    return x, list(pipeline.spec_.names)

@@ -52,7 +52,7 @@ from training.drift import psi_summary, psi_table
 from training.groups import GroupSelection, group_of, model_groups, select_groups
 from training.refit import Models, refit_models
 from training.report import EvaluationWindow, unweighted_calibration_check, window_report
-from training.served import WindowFeatures, cross_fitted, served_window
+from training.served import WindowFeatures, served_window
 from training.smoke import smoke_records, smoke_scores
 from training.split import time_split
 from training.tracking import Registered, log_run
@@ -80,9 +80,6 @@ class TrainConfig:
     network_margin: float = 0.01  # validation precision@5 % the network must add to get weight
     select_groups: bool = True
     refit: bool = True
-    # Training rows' label statistics cross-fitted by time block over the train window
-    # (and over all history for the refit) instead of point-in-time (features.crossfit).
-    cross_fit: bool = False
     band_high_share: float = 0.02
     band_medium_share: float = 0.10
     tree: TreeConfig = field(default_factory=TreeConfig)
@@ -104,14 +101,6 @@ class TrainResult:
 @contextlib.contextmanager
 def _quiet_step(name: str) -> Iterator[None]:
     yield
-
-
-def _same_columns(fitted: tuple[np.ndarray, list[str]], names: list[str]) -> np.ndarray:
-    """A cross-fitted matrix, refused unless its columns are the run's."""
-    x, got = fitted
-    if got != names:
-        raise ValueError("cross-fitted features differ in layout from the run's; refit without")
-    return x
 
 
 def _bands(scores: np.ndarray, high: float, medium: float) -> dict[str, float]:
@@ -194,8 +183,9 @@ def train(
 
     with timed("features"):
         pipeline = FeaturePipeline(all_blocks())
-        # Point-in-time features of every row; with ``cross_fit`` the rows models are fitted
-        # on are replaced below; the as-served windows always use ``transform``.
+        # CROSS-FIT: when FeaturePipeline gains its ``cross_fit`` option (training rows'
+        # label statistics cross-fitted by time blocks), it is switched on here, for the
+        # live training matrix only; the as-served windows below use ``transform``.
         x_all = pipeline.fit_transform(d, c, f, i)
         names = list(pipeline.spec_.names)
         inputs = pipeline.fitted_inputs_
@@ -205,13 +195,6 @@ def train(
         window = split.assign(inputs.time)
         encoder = CategoryEncoder.fit(inputs.take(np.flatnonzero(window == "train")))
         codes_all = encoder.transform(inputs)
-        x_train = x_all
-        if config.cross_fit:  # the train window's rows, from the train window's labels
-            in_train = np.flatnonzero(window == "train")
-            x_train = x_all.copy()
-            x_train[in_train] = _same_columns(
-                cross_fitted(frames, in_train, split.valid_start), names
-            )
     with timed("features as served"):
         served: dict[str, WindowFeatures] = {
             name: served_window(frames, start, np.flatnonzero(window == name))
@@ -220,7 +203,7 @@ def train(
     rows = {name: lab.rows[lab.mask(name)] for name in ("train", "valid", "test")}
     parts = {
         "train": _part(
-            lab, lab.mask("train"), x_train[rows["train"]], codes_all[rows["train"]], config.ipw
+            lab, lab.mask("train"), x_all[rows["train"]], codes_all[rows["train"]], config.ipw
         ),
         **{
             name: _part(
@@ -302,11 +285,8 @@ def train(
             metrics[f"positives_{name}"] = float(part.y.sum())
     with timed("refit"):
         if config.refit:
-            x_refit = x_all
-            if config.cross_fit:  # every row, from every label
-                x_refit = _same_columns(cross_fitted(frames, np.arange(len(x_all)), 2**62), names)
             everything = _part(
-                lab, np.ones(len(lab.y), bool), x_refit[lab.rows], codes_all[lab.rows], config.ipw
+                lab, np.ones(len(lab.y), bool), x_all[lab.rows], codes_all[lab.rows], config.ipw
             )
             registered_models, refit_info = refit_models(
                 evaluated,
