@@ -39,15 +39,10 @@ import pandas as pd
 
 from features import FeaturePipeline
 from features.inputs import Inputs, inputs_from_frames, inputs_from_records
-from features.profiles import ProfileConfig
 from graph.pipeline_blocks import all_blocks
 from synth import WorldConfig, generate_world
 
 SIZES = (8, 100, 1_000, 10_000)
-# ``update`` never refits the profiles' prior strengths (fitted per period by ``fit``), so
-# the refit check needs the same strengths on both sides: fixed here (folding costs the
-# same whatever their value).
-PINNED = ProfileConfig(smoothing=20.0)
 PATHS = ("inputs", "records", "frames")
 BUDGET_US = 20.0  # fold, per declaration, on the API path (inputs)
 BUDGET_FROM = 1_000  # ... for batches of this size and more (smaller ones: see the table)
@@ -182,7 +177,7 @@ def main() -> int:
     old_d, old_c, old_f = d[d.lodged_at < cut], c[c.controlled_at < cut], f[f.filed_at < cut]
     print(f"world                 {len(d):>12,} declarations, fit on {len(old_d):,}")
     began = time.perf_counter()
-    pipe = FeaturePipeline(all_blocks(profile=PINNED)).fit(old_d, old_c, old_f, i)
+    pipe = FeaturePipeline(all_blocks()).fit(old_d, old_c, old_f, i)
     print(f"fit                   {time.perf_counter() - began:>10.1f} s")
     before = copy.deepcopy(pipe)
     # The probe: rows from the whole history, dated after every fact the replay folds.
@@ -234,7 +229,7 @@ def main() -> int:
         all_c = pd.concat([p[1] for p in passed], ignore_index=True)
         all_f = pd.concat([p[2] for p in passed], ignore_index=True)
         began = time.perf_counter()
-        other = FeaturePipeline(all_blocks(profile=PINNED)).fit(
+        other = FeaturePipeline(all_blocks()).fit(
             all_d, all_c, all_f.drop_duplicates(["filing_id", "version"]), i
         )
         label = "refit on the same history"

@@ -1,6 +1,5 @@
 """Point-in-time features of customs declarations: operator and goods profiles,
-valuation against robust baselines, routes and ENS filings, AEO flags, codes of the
-extra attributes with few values.
+valuation against robust baselines, routes and ENS filings, AEO flags.
 
 Imports pandas/numpy only (and the canonical data model); never graph, models,
 training or serving. ``FeaturePipeline`` is the entry point.

@@ -82,12 +82,3 @@ class FeatureBlock(Protocol):
 
     def set_state(self, state: State) -> None:
         """Restore the block from ``get_state``'s output."""
-
-
-@runtime_checkable
-class CrossFitBlock(Protocol):
-    """A block whose training features for its own fitted rows may be cross-fitted."""
-
-    def cross_fit_transform(self, inputs: Inputs) -> np.ndarray:
-        """Features of the fitted rows (``inputs`` as fitted) with label statistics
-        cross-fitted; ``transform`` stays the point-in-time implementation."""

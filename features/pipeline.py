@@ -5,17 +5,10 @@ scikit-learn's estimator contract: ``__init__`` stores parameters; ``fit`` learn
 is computed as of the row's own timestamp from facts strictly before it (declarations
 lodged, control results known, ENS filed), so the one ``transform`` gives leakage-free
 training features for the fitted history itself and serving features for new rows:
-``fit(X).transform(X) == fit_transform(X)`` by default, and a state fitted on the
-history before a row gives that row the same features as the full state (the profiles'
-prior strengths too are fitted per period from the results known before it). That
-point-in-time rule is the temporal form of cross-fitting: no row sees its own label or
-a later one.
-
-``fit_transform(..., cross_fit=True)`` instead gives the fitted rows label statistics
-cross-fitted by time block (``ProfileBlock.cross_fit_transform``): each row sees the
-results of the other blocks, as much history as a scoring row sees, never its own
-block's. Then ``fit_transform(X) != fit(X).transform(X)``, as with scikit-learn's
-TargetEncoder; scoring, serving and evaluation keep ``transform``.
+``fit(X).transform(X) == fit_transform(X)`` by construction, and a state fitted on the
+history before a row gives that row the same features as the full state. That
+point-in-time rule is the temporal form of cross-fitting: no row sees its own label
+or a later one.
 
 Blocks (profiles, valuation, route, AEO; the party graph from ``graph`` plugged in by
 the caller) each own their state; ``update`` (``update_records``, ``update_inputs``) folds
@@ -36,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from features.aeo import AeoBlock
-from features.blocks import ControlEvents, CrossFitBlock, EnsEvents, FeatureBlock
-from features.categories import CategoryCodeBlock
+from features.blocks import ControlEvents, EnsEvents, FeatureBlock
 from features.history import control_columns, control_events, ens_events, ens_events_of
 from features.inputs import Inputs, inputs_from_frames, inputs_from_records, text_column
 from features.profiles import ProfileBlock, ProfileConfig
@@ -60,13 +52,7 @@ def default_blocks(
     profile: ProfileConfig | None = None, valuation: ValuationConfig | None = None
 ) -> list[FeatureBlock]:
     """The feature blocks of this package, in output order."""
-    return [
-        ProfileBlock(profile),
-        ValuationBlock(valuation),
-        RouteBlock(),
-        AeoBlock(),
-        CategoryCodeBlock((profile or ProfileConfig()).max_category_codes),
-    ]
+    return [ProfileBlock(profile), ValuationBlock(valuation), RouteBlock(), AeoBlock()]
 
 
 def _check_unique_ids(declarations: pd.DataFrame) -> None:
@@ -425,41 +411,10 @@ class FeaturePipeline:
         controls: pd.DataFrame | None = None,
         ens_filings: pd.DataFrame | None = None,
         ens_items: pd.DataFrame | None = None,
-        cross_fit: bool = False,
     ) -> np.ndarray:
-        """Fit on a history and return its training features.
-
-        By default point-in-time, equal to ``fit(X).transform(X)``. With ``cross_fit``,
-        blocks that support it (the profiles) give label statistics cross-fitted by
-        time block instead: a row sees the results of the other blocks of the history,
-        past and future, never those of its own block (so never its own result); see
-        ``ProfileBlock.cross_fit_transform`` for why and what it gives up. The matrix then
-        differs from ``fit(X).transform(X)`` (scikit-learn's TargetEncoder contract); use
-        it to fit models, and ``transform`` for anything evaluated as served.
-        """
+        """Fit on a history and return its point-in-time training features."""
         self.fit(declarations, controls, ens_filings, ens_items)
-        inputs = self.fitted_inputs_
-        if not cross_fit or inputs.n == 0:
-            return self.transform_inputs(inputs)
-        return np.hstack(
-            [
-                block.cross_fit_transform(inputs)
-                if isinstance(block, CrossFitBlock)
-                else block.transform(inputs)
-                for block in self.blocks
-            ]
-        )
-
-    def fitted_parameters(self) -> dict[str, float]:
-        """What the blocks fitted from the data beyond its facts (e.g. the profiles' prior
-        strength per key), flat as ``BLOCK.NAME``, for the training run to log."""
-        self._check_fitted()
-        out: dict[str, float] = {}
-        for block in self.blocks:
-            report = getattr(block, "fitted_parameters", None)
-            if report is not None:
-                out.update({f"{block.name}.{k}": float(v) for k, v in report().items()})
-        return out
+        return self.transform_inputs(self.fitted_inputs_)
 
     def get_feature_names_out(self) -> np.ndarray:
         self._check_fitted()

@@ -4,32 +4,11 @@ For each key (importer, declarant, seller, carrier, office, origin, HS2/HS4/HS6,
 pairs importer x declarant, importer x seller, HS6 x origin, the route, and any extra
 categorical attribute) and each row, as of the row's own time (strictly before it):
 
-- activity (declarations of the entity): counts in the last 30/90/365 days, value in
-  the last 365 days, distinct partners active in the last 365 days, and its age:
-  ``days_since_first`` capped at ``age_cap_days``, with ``seen_before_history`` set
-  when the entity first appears in the first ``history_grace_days`` of the fitted
-  history and its activity since does not rule out that it was there before, silent
-  (it may be older: we cannot tell, so the age reads as the cap; ``_censored``). No activity
-  feature grows with the age of the history: a row whose entities first appear inside
-  two histories gets the same activity features from both;
-- control history (results known before the time): controls, hits and revenue
-  recovered in the last ``label_window_days``, a hit rate with exponential time decay
-  (``hit_rate``) and one without (``hit_rate_all``), both smoothed toward the parent
-  level (HS6 -> HS4 -> HS2 -> global; HS6 x origin -> HS6; others -> global) with a
-  prior strength per key fitted by empirical Bayes (features/smoothing.py). The
-  strengths are fitted at ``fit`` per ``strength_period_days`` period of the history,
-  each from the results known before the period began, and a row uses its period's
-  (a row past the history, the last period's): so no row's features depend on its own
-  or a later result even through the strengths, and ``update`` never refits them.
-
-Extra categorical attributes with few distinct values (``max_category_codes``) keep their
-control history but get no activity profile (a national code with three values is
-traffic volume, not an entity); their raw codes go to the models through
-``features.categories``.
-
-``transform`` gives every row point-in-time statistics from the full state (training,
-scoring, serving); ``cross_fit_transform`` gives the fitted history's own rows label
-statistics cross-fitted by time block (see there).
+- activity (declarations of the entity): counts in the last 30/90/365 days, days since
+  first seen, value in the last 365 days, distinct partners;
+- control history (results known before the time): controls, hits, revenue recovered,
+  and a hit rate with exponential time decay, smoothed toward the parent level
+  (HS6 -> HS4 -> HS2 -> global; HS6 x origin -> HS6; others -> global).
 
 All keys share one stacked event index per kind (code space offset per key), so a
 batch of any size is answered by a few binary searches.
@@ -37,23 +16,17 @@ batch of any size is answered by a few binary searches.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from features.blocks import ControlEvents, EnsEvents, State
-from features.categories import MAX_CODES, small_categoricals
-from features.crossfit import reference_times, time_blocks
-from features.events import EventIndex
 from features.growable import Buffers
 from features.history import result_known_at
 from features.inputs import Inputs
 from features.keys import key_codes
-from features.layered import LayeredIndex, Positions
-from features.partners import pair_spells
-from features.smoothing import DEFAULT_BOUNDS, fit_prior_strength, smooth
-from features.timebase import DAY, period_of, period_start
+from features.layered import LayeredIndex
+from features.timebase import DAY
 from features.vocab import Vocabulary
 
 DECAY_BASE = 1_577_836_800  # 2020-01-01: decay weights are exp((t - base) / tau)
@@ -91,69 +64,16 @@ BASE_KEYS: tuple[KeySpec, ...] = (
     KeySpec("route", False, needs_ens=True),
 )
 PAIR_KEYS = ("importer_seller", "importer_declarant")
-SILENCE_EVIDENCE = 3.0  # -ln(5 %): see ProfileBlock._censored
-MIN_SILENCE_DAYS = 7
-# Label statistics of every key, in output order (see ProfileBlock._label_stats).
-LABEL_STATS = ("controls", "hits", "log_revenue", "hit_rate", "hit_rate_all")
 
 
 @dataclass(frozen=True)
 class ProfileConfig:
-    """Windows, decay, smoothing and cross-fitting of the profiles.
-
-    ``smoothing`` fixes the prior strength of the hit rates: one number for every key,
-    or a mapping key -> strength (keys left out are fitted); None (the default) fits
-    every key's strength by empirical Bayes within ``smoothing_bounds``, with a weak
-    log-normal hyperprior around ``fallback_smoothing`` (``strength_prior_sd`` on the
-    log scale; None for plain maximum likelihood), falling back to
-    ``fallback_smoothing`` where too few entities have two controls or more.
-    """
+    """Windows, decay and smoothing of the profiles."""
 
     windows_days: tuple[int, ...] = (30, 90, 365)
     decay_days: float = 365.0
-    smoothing: float | Mapping[str, float] | None = None
-    smoothing_bounds: tuple[float, float] = DEFAULT_BOUNDS
-    fallback_smoothing: float = 20.0
-    strength_prior_sd: float | None = 2.3  # ln 10: a tenfold move needs real evidence
+    smoothing: float = 20.0
     prior_rate: float = 0.02
-    label_window_days: int = 365
-    age_cap_days: int = 365
-    history_grace_days: int = 30
-    cross_fit_folds: int = 5
-    max_category_codes: int = MAX_CODES
-    strength_period_days: int = 30
-
-    def to_state(self) -> State:
-        """Plain values (JSON) of every field."""
-        out: State = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["windows_days"] = list(self.windows_days)
-        out["smoothing_bounds"] = list(self.smoothing_bounds)
-        if isinstance(self.smoothing, Mapping):
-            out["smoothing"] = {k: float(v) for k, v in self.smoothing.items()}
-        return out
-
-    @classmethod
-    def from_state(cls, state: State) -> ProfileConfig:
-        values = dict(state)
-        values["windows_days"] = tuple(values["windows_days"])
-        values["smoothing_bounds"] = tuple(values["smoothing_bounds"])
-        if isinstance(values["smoothing"], Mapping):
-            values["smoothing"] = {k: float(v) for k, v in values["smoothing"].items()}
-        return cls(**values)
-
-    def fixed_strength(self, key: str) -> float | None:
-        """The prior strength fixed for ``key``, None when it is to be fitted."""
-        if isinstance(self.smoothing, Mapping):
-            value = self.smoothing.get(key)
-            return None if value is None else float(value)
-        return None if self.smoothing is None else float(self.smoothing)
-
-
-def _at_least(a: np.ndarray | Positions, b: np.ndarray | Positions) -> np.ndarray | Positions:
-    """The later of two positions of the same queries (per level for a layered index)."""
-    if isinstance(a, Positions) and isinstance(b, Positions):
-        return Positions(tuple(np.maximum(x, y) for x, y in zip(a.parts, b.parts, strict=True)))
-    return np.maximum(a, b)
 
 
 class ProfileBlock:
@@ -169,8 +89,7 @@ class ProfileBlock:
     # ----- fitting -------------------------------------------------------------------
     def _choose_keys(self, inputs: Inputs) -> None:
         keys = list(BASE_KEYS)
-        small = set(small_categoricals(inputs, self.config.max_category_codes))
-        keys += [KeySpec(c, c not in small) for c in inputs.extra_categoricals]
+        keys += [KeySpec(c, True) for c in inputs.extra_categoricals]
         if inputs.ens is None:
             self.dropped_ = {
                 f"profiles:{k.name}": "no ENS data: carrier and route profiles need ENS filings"
@@ -179,7 +98,6 @@ class ProfileBlock:
             }
             keys = [k for k in keys if not k.needs_ens]
         self.keys_ = keys
-        self.__dict__.pop("capacity_", None)  # a refit indexes its facts afresh
         self.all_key_names_ = [k.name for k in keys] + [
             p for p in PAIR_KEYS if p not in {k.name for k in keys}
         ]
@@ -212,29 +130,11 @@ class ProfileBlock:
             self._build()
 
     def fit(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
-        """Learn the keys, the history's span and the prior strengths; index the facts."""
         self._choose_keys(inputs)
         self._append(inputs, controls)
-        self.fit_rows_ = inputs.n
-        self.history_start_ = int(inputs.time.min()) if inputs.n else 0
-        known = result_known_at(self.ctrl_time_, self.time_[self.ctrl_row_])
-        last = max(int(inputs.time.max()) if inputs.n else 0, int(known.max()) if len(known) else 0)
-        self.history_end_ = last + 1
-        self._fit_strength_periods(known)
 
     def update(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
-        """Fold new facts in; the prior strengths and the history's start stay as fitted."""
         self._append(inputs, controls)
-
-    def prior_strengths(self) -> dict[str, float]:
-        """Prior strength of every key's hit rates that scoring uses now (the last fitted
-        period's: fitted, or fixed by the config), for the training log."""
-        last = self.strength_table_[-1]
-        return {k.name: float(m) for k, m in zip(self.keys_, last, strict=True)}
-
-    def fitted_parameters(self) -> dict[str, float]:
-        """What ``fit`` learned from the data beyond the facts, flat: ``prior_strength.KEY``."""
-        return {f"prior_strength.{k}": m for k, m in self.prior_strengths().items()}
 
     # ----- event indices -------------------------------------------------------------
     # Built in full by fit and set_state, and whenever a vocabulary outgrows the block of
@@ -269,8 +169,7 @@ class ProfileBlock:
         """(Re)build the event indices from the registry: deterministic in the facts."""
         self.capacity_ = {n: 2 * len(self.vocab_[n]) + CODE_ROOM for n in self.all_key_names_}
         self.activity_names_ = [k.name for k in self.keys_ if k.activity]
-        # Distinct partners active in the longest window: activity spells of each pair,
-        # keyed by the entity (features/partners.py).
+        # Distinct partners: the first declaration of each pair, keyed by the entity.
         self.partner_names_ = [
             (key.name, label, pair) for key in self.keys_ for label, pair in key.partners
         ]
@@ -282,13 +181,22 @@ class ProfileBlock:
         self._layout()
         everything = slice(None)
         self.activity_ = LayeredIndex(*self._activity_events(everything))
-        self._build_partners()
+        self.pair_first_ = {pair: self._first_rows(pair) for pair in self._pairs()}
+        self.partners_ = LayeredIndex(*self._partner_events(None))
         self.controls_ = LayeredIndex(*self._control_events(everything))
 
     def _fold(self, n_old: int, c_old: int) -> None:
         """Add the events of the rows from ``n_old`` and of the results from ``c_old``."""
         self.activity_.fold(*self._activity_events(slice(n_old, None)))
-        self._fold_partners(n_old)
+        fresh: dict[str, np.ndarray] = {}
+        moved = False
+        for pair in self._pairs():
+            fresh[pair], displaced = self._fold_pair(pair, n_old)
+            moved |= displaced
+        if moved:  # a row earlier than a pair's first: its event moves, rebuild (rare)
+            self.partners_ = LayeredIndex(*self._partner_events(None))
+        else:
+            self.partners_.fold(*self._partner_events(fresh))
         self.controls_.fold(*self._control_events(slice(c_old, None)))
 
     def refresh(self) -> None:
@@ -306,10 +214,8 @@ class ProfileBlock:
         return act.T.ravel(), np.tile(time, k), {"value": np.tile(value, k)}
 
     def _control_events(
-        self, results: slice | np.ndarray
+        self, results: slice
     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """Events of the selected control results (a slice or a mask), for every key and
-        the global key."""
         rows = self.ctrl_row_[results]
         hit = self.ctrl_hit_[results]
         ctrl = self._stack(self.control_names_, rows)
@@ -325,192 +231,54 @@ class ProfileBlock:
         }
         return codes, np.tile(known, m), values
 
-    def _control_index(self, select: np.ndarray) -> EventIndex:
-        """Event index of the selected control results, built in full (cross-fitting, a
-        training-time computation; scoring reads the layered ``controls_``)."""
-        return EventIndex(*self._control_events(select))
-
-    # ----- partner spells ------------------------------------------------------------
-    # Each pair key keeps, per pair code, the row where its current (latest) activity
-    # spell started (``pair_spell_``, -1 for unseen pairs) and the time of its last
-    # declaration (``pair_last_``). ``partner_starts_`` holds a start event per spell,
-    # ``partner_ends_`` an end event per spell with weight ``w`` = +1; a fold that
-    # extends a pair's current spell cancels its old end with a -1 event at the same
-    # time and adds the new end, so the ends counted before any time are exactly those
-    # of a refit. A row earlier than its pair's last declaration rebuilds them (rare).
     def _pairs(self) -> list[str]:
         return sorted({pair for _, _, pair in self.partner_names_})
 
-    def _window(self) -> int:
-        return int(max(self.config.windows_days) * DAY)
+    def _first_rows(self, pair: str) -> np.ndarray:
+        """Row of each pair's first declaration (earliest, then first in the registry)."""
+        n = len(self.time_)
+        pair_codes = self.codes_[:, self._col(pair)]
+        order = np.lexsort((np.arange(n), self.time_, pair_codes))
+        sorted_pairs = pair_codes[order]
+        head = np.r_[True, sorted_pairs[1:] != sorted_pairs[:-1]] & (sorted_pairs >= 0)
+        first = np.full(len(self.vocab_[pair]), -1, dtype=np.int64)
+        first[sorted_pairs[head]] = order[head]
+        return first
 
-    def _build_partners(self) -> None:
-        """Spells of every pair from the whole registry, and both partner indices."""
-        self.pair_spell_: dict[str, np.ndarray] = {}
-        self.pair_last_: dict[str, np.ndarray] = {}
-        spells: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for pair in self._pairs():
-            codes, start_rows, last_rows = pair_spells(
-                self.codes_[:, self._col(pair)], self.time_, self._window()
-            )
-            current = np.r_[codes[1:] != codes[:-1], True] if len(codes) else codes > 0
-            spell = np.full(len(self.vocab_[pair]), -1, dtype=np.int64)
-            last = np.full(len(self.vocab_[pair]), -1, dtype=np.int64)
-            spell[codes[current]] = start_rows[current]
-            last[codes[current]] = self.time_[last_rows[current]]
-            self.pair_spell_[pair], self.pair_last_[pair] = spell, last
-            ends = self.time_[last_rows] + self._window()
-            spells[pair] = (start_rows, start_rows, ends)
-        starts, ends = self._partner_events(spells, {})
-        self.partner_starts_ = LayeredIndex(*starts)
-        self.partner_ends_ = LayeredIndex(*ends)
-
-    def _fold_partners(self, n_old: int) -> None:
-        """Open or extend the spells of the pairs met from row ``n_old``."""
-        opened: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        changed: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for pair in self._pairs():
-            step = self._fold_pair(pair, n_old)
-            if step is None:  # a row before its pair's last one: spells may merge
-                self._build_partners()
-                return
-            opened[pair], changed[pair] = step
-        starts, ends = self._partner_events(opened, changed)
-        self.partner_starts_.fold(*starts)
-        self.partner_ends_.fold(*ends)
-
-    def _fold_pair(
-        self, pair: str, n_old: int
-    ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None:
-        """The spells that the rows from ``n_old`` open, as (start row, owner row, end),
-        and the end events they move, as (owner row, time, weight); None when a row comes
-        before its pair's last declaration (not a fold of this kind)."""
+    def _fold_pair(self, pair: str, n_old: int) -> tuple[np.ndarray, bool]:
+        """Record the first row of the pairs met from row ``n_old``: the codes of the new
+        pairs, and whether a row came before a known pair's first (its event moves)."""
         size = len(self.vocab_[pair])
-        grow = self._grow()
-        spell, last = self.pair_spell_[pair], self.pair_last_[pair]
-        spell = grow.extend(f"spell:{pair}", spell, np.full(size - len(spell), -1))
-        last = grow.extend(f"last:{pair}", last, np.full(size - len(last), -1))
-        self.pair_spell_[pair], self.pair_last_[pair] = spell, last
-        none = np.zeros(0, np.int64)
+        first = self.pair_first_[pair]
+        first = self._grow().extend(f"first:{pair}", first, np.full(size - len(first), -1))
+        self.pair_first_[pair] = first
         codes = self.codes_[n_old:, self._col(pair)]
         rows = np.arange(n_old, len(self.time_))[codes >= 0]
         codes = codes[codes >= 0]
         if not len(codes):
-            return (none, none, none), (none, none, none)
+            return codes, False
         order = np.lexsort((rows, self.time_[rows], codes))
         codes, rows = codes[order], rows[order]
-        times = self.time_[rows]
         head = np.r_[True, codes[1:] != codes[:-1]]
-        known = head & (spell[codes] >= 0)
-        if np.any(times[known] < last[codes[known]]):
-            return None
-        window = self._window()
-        gap = np.diff(times, prepend=0) > window
-        gap[head] = ~known[head] | (times[head] - last[codes[head]] > window)
-        # Segments: runs of rows of one pair without a break; ``new`` opens a spell, a
-        # segment starting with a known pair's row otherwise extends its current spell.
-        begins = np.flatnonzero(head | gap)
-        ends_at = np.r_[begins[1:], len(codes)] - 1
-        opens = gap[begins]
-        seg_code = codes[begins]
-        owner_row = np.where(opens, rows[begins], spell[seg_code])
-        end_time = times[ends_at] + window
-        extended = seg_code[~opens]
-        moved = (
-            np.r_[spell[extended], spell[extended]],
-            np.r_[last[extended] + window, end_time[~opens]],
-            np.r_[np.full(len(extended), -1.0), np.ones(len(extended))],
-        )
-        opened = (rows[begins[opens]], owner_row[opens], end_time[opens])
-        tail = np.r_[seg_code[1:] != seg_code[:-1], True]
-        spell[seg_code[tail]] = owner_row[tail]
-        last[seg_code[tail]] = times[ends_at[tail]]
-        return opened, moved
+        codes, rows = codes[head], rows[head]
+        old = first[codes]
+        new = old < 0
+        earlier = ~new & (self.time_[np.maximum(old, 0)] > self.time_[rows])
+        first[codes[new | earlier]] = rows[new | earlier]
+        return codes[new], bool(earlier.any())
 
     def _partner_events(
-        self,
-        opened: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-        moved: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-    ) -> tuple[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]], ...]:
-        """Start and end events of every partner relation: the spells ``opened`` per pair
-        (start row, owner row, end time: start +1, end +1) and the end events ``moved``
-        (owner row, time, weight)."""
-        none = np.zeros(0, np.int64)
-        s_codes, s_times = [none], [none]
-        e_codes, e_times, e_w = [none], [none], [np.zeros(0)]
+        self, pairs: dict[str, np.ndarray] | None
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Partner events of the given pair codes (all pairs when None)."""
+        p_codes, p_times = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         for j, (owner, _, pair) in enumerate(self.partner_names_):
-            col, offset = self._col(owner), self.partner_offsets_[j]
-
-            def owner_codes(rows: np.ndarray, col: int = col, offset: int = offset) -> np.ndarray:
-                found = self.codes_[rows, col]
-                return np.where(found >= 0, found + offset, -1)
-
-            if pair in opened:
-                start_rows, owner_rows, end_times = opened[pair]
-                s_codes.append(owner_codes(owner_rows))
-                s_times.append(self.time_[start_rows])
-                e_codes.append(owner_codes(owner_rows))
-                e_times.append(end_times)
-                e_w.append(np.ones(len(end_times)))
-            if pair in moved:
-                owner_rows, times, weights = moved[pair]
-                e_codes.append(owner_codes(owner_rows))
-                e_times.append(times)
-                e_w.append(weights)
-        starts = (np.concatenate(s_codes), np.concatenate(s_times), {})
-        ends = (np.concatenate(e_codes), np.concatenate(e_times), {"w": np.concatenate(e_w)})
-        return starts, ends
-
-    # ----- prior strengths (empirical Bayes) ----------------------------------------
-    def _fit_strength_periods(self, known: np.ndarray) -> None:
-        """Strengths of every period of the history (epoch-anchored grid), each fitted on
-        the results known before the period's start."""
-        days = self.config.strength_period_days
-        first = int(period_of(self.history_start_, days))
-        last = int(period_of(self.history_end_ - 1, days))
-        starts = period_start(np.arange(first, last + 1), days)
-        self.strength_first_period_ = first
-        self.strength_table_ = np.vstack([self._fit_strengths(known < s) for s in starts])
-
-    def _row_strengths(self, t: np.ndarray) -> np.ndarray:
-        """Strengths (rows x keys) of each row's period; past the history, the last one."""
-        period = period_of(t, self.config.strength_period_days) - self.strength_first_period_
-        return self.strength_table_[np.clip(period, 0, len(self.strength_table_) - 1)]
-
-    def _fit_strengths(self, select: np.ndarray) -> np.ndarray:
-        """Prior strength of every key (``keys_`` order) from the selected control results:
-        fixed by the config, or fitted (beta-binomial marginal likelihood) on the entities'
-        undecayed (controls, hits) against their parent's smoothed rate, parents first."""
-        cfg = self.config
-        rows, hit = self.ctrl_row_[select], self.ctrl_hit_[select]
-        global_rate = (hit.sum() + cfg.prior_rate) / (len(hit) + 1.0)
-        strengths = np.empty(len(self.keys_))
-        entity_rate: dict[int, np.ndarray] = {}
-        for level in self.levels_:
-            for j in level:
-                name = self.keys_[j].name
-                codes = self.codes_[rows, self._col(name)]
-                ok = codes >= 0
-                size = len(self.vocab_[name])
-                n = np.bincount(codes[ok], minlength=size).astype(np.float64)
-                h = np.bincount(codes[ok], weights=hit[ok], minlength=size)
-                parent = np.full(size, global_rate)
-                if self.parent_[j] < len(self.keys_):
-                    up = self.parent_[j]
-                    up_codes = self.codes_[rows, self._col(self.keys_[up].name)]
-                    link = ok & (up_codes >= 0)
-                    parent[codes[link]] = entity_rate[up][up_codes[link]]
-                m = cfg.fixed_strength(name)
-                if m is None:
-                    prior = (
-                        None
-                        if cfg.strength_prior_sd is None
-                        else (cfg.fallback_smoothing, cfg.strength_prior_sd)
-                    )
-                    m = fit_prior_strength(n, h, parent, cfg.smoothing_bounds, prior)
-                strengths[j] = cfg.fallback_smoothing if m is None else m
-                entity_rate[j] = smooth(h, n, parent, strengths[j])
-        return strengths
+            first = self.pair_first_[pair]
+            rows = first[first >= 0] if pairs is None else first[pairs[pair]]
+            owner_codes = self.codes_[rows, self._col(owner)]
+            p_codes.append(np.where(owner_codes >= 0, owner_codes + self.partner_offsets_[j], -1))
+            p_times.append(self.time_[rows])
+        return np.concatenate(p_codes), np.concatenate(p_times), {}
 
     # ----- transform -----------------------------------------------------------------
     def feature_names(self) -> list[str]:
@@ -521,13 +289,14 @@ class ProfileBlock:
         for key in self.keys_:
             if key.activity:
                 names += [f"{key.name}__n{w}d" for w in self.config.windows_days]
-                names += [
-                    f"{key.name}__days_since_first",
-                    f"{key.name}__seen_before_history",
-                    f"{key.name}__log_value_365d",
-                ]
+                names += [f"{key.name}__days_since_first", f"{key.name}__log_value_365d"]
             names += [f"{key.name}__partners_{label}" for label, _ in key.partners]
-            names += [f"{key.name}__{stat}" for stat in LABEL_STATS]
+            names += [
+                f"{key.name}__controls",
+                f"{key.name}__hits",
+                f"{key.name}__log_revenue",
+                f"{key.name}__hit_rate",
+            ]
         return names
 
     def _layout(self) -> None:
@@ -540,17 +309,15 @@ class ProfileBlock:
             for w in self.config.windows_days
         ]
         self.out_since_ = np.array([col[f"{k}__days_since_first"] for k in act], dtype=np.intp)
-        self.out_seen_before_ = np.array(
-            [col[f"{k}__seen_before_history"] for k in act], dtype=np.intp
-        )
         self.out_value_ = np.array([col[f"{k}__log_value_365d"] for k in act], dtype=np.intp)
         self.out_partners_ = np.array(
             [col[f"{o}__partners_{label}"] for o, label, _ in self.partner_names_], dtype=np.intp
         )
         ctl = self.control_names_
-        self.out_labels_ = [
-            np.array([col[f"{k}__{stat}"] for k in ctl], dtype=np.intp) for stat in LABEL_STATS
-        ]
+        self.out_controls_ = np.array([col[f"{k}__controls"] for k in ctl], dtype=np.intp)
+        self.out_hits_ = np.array([col[f"{k}__hits"] for k in ctl], dtype=np.intp)
+        self.out_revenue_ = np.array([col[f"{k}__log_revenue"] for k in ctl], dtype=np.intp)
+        self.out_rate_ = np.array([col[f"{k}__hit_rate"] for k in ctl], dtype=np.intp)
         # Smoothing order: parents before children; a key without parent uses the global rate.
         position = {k.name: j for j, k in enumerate(self.keys_)}
         parent = np.array([position.get(k.parent, len(self.keys_)) for k in self.keys_])
@@ -581,23 +348,13 @@ class ProfileBlock:
     def _shift(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         return np.where(codes >= 0, codes + offsets, -1)
 
-    def _raw_codes(self, inputs: Inputs) -> np.ndarray:
-        raw = np.empty((inputs.n, len(self.all_key_names_)), dtype=np.int64)
+    def transform(self, inputs: Inputs) -> np.ndarray:
+        cfg = self.config
+        n, t = inputs.n, inputs.time
+        out = np.empty((n, len(self.names_)), dtype=np.float32)
+        raw = np.empty((n, len(self.all_key_names_)), dtype=np.int64)
         for j, name in enumerate(self.all_key_names_):
             raw[:, j] = key_codes(inputs, name, self.vocab_[name])
-        return raw
-
-    def _control_codes(self, raw: np.ndarray) -> np.ndarray:
-        """Codes of every key in the control index's code space, the global key last."""
-        k = len(self.ctl_cols_)
-        cc = np.empty((len(raw), k + 1), dtype=np.int64)
-        cc[:, :k] = self._shift(raw[:, self.ctl_cols_], self.ctl_offsets_)
-        cc[:, k] = self.global_code_
-        return cc
-
-    def _activity_into(self, out: np.ndarray, raw: np.ndarray, t: np.ndarray) -> None:
-        """Activity features (declarations only, no label) of the rows as of their time."""
-        cfg = self.config
         tt = t[:, None]
         # Activity: counts per window, value over the longest, first appearance.
         act = self._shift(raw[:, self.act_cols_], self.act_offsets_)
@@ -608,165 +365,41 @@ class ProfileBlock:
             out[:, cols] = hi - lo
             if w == max(cfg.windows_days):
                 out[:, self.out_value_] = np.log1p(self.activity_.total("value", lo, hi))
-        first = self.activity_.starts_of(act)
-        first_time = self.activity_.first_times(first, hi)
-        seen = first_time >= 0
-        # Age capped, and read as the cap when the entity may predate the history.
-        censored = self._censored(first_time, hi - first, tt)
-        age = np.minimum((tt - first_time) / DAY, cfg.age_cap_days)
-        out[:, self.out_since_] = np.where(seen, np.where(censored, cfg.age_cap_days, age), -1.0)
-        out[:, self.out_seen_before_] = seen & censored
+        first_time = self.activity_.first_times(self.activity_.starts_of(act), hi)
+        out[:, self.out_since_] = np.where(first_time >= 0, (tt - first_time) / DAY, -1.0)
         if len(self.partner_cols_):
             pc = self._shift(raw[:, self.partner_cols_], self.partner_offsets_)
-            zero = np.zeros_like(tt)
-            order = self.partner_starts_.order(pc, tt)  # the same queries for both indices
-            lo, hi = self.partner_starts_.bounds(pc, zero, tt, order)
-            lo_end, hi_end = self.partner_ends_.bounds(pc, zero, tt, order)
-            ended = self.partner_ends_.total("w", lo_end, hi_end)
-            out[:, self.out_partners_] = (hi - lo) - ended
-
-    def _censored(self, first_time: np.ndarray, count: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Whether an entity's age is unknown: first seen in the history's first
-        ``history_grace_days``, and not provably new. New means silent for at least
-        ``MIN_SILENCE_DAYS`` after the start (a weekly cycle explains less) and, at the
-        entity's rate since, count / (t - start), a silence that long has a probability
-        exp(-rate * (first - start)) below exp(-SILENCE_EVIDENCE) (5 %). A burst starting
-        in the first weeks reads as new after a few declarations; a slow or steady entity
-        seen from the start stays censored."""
-        start = self.history_start_
-        early = first_time < start + self.config.history_grace_days * DAY
-        gap = first_time - start
-        silent = (gap >= MIN_SILENCE_DAYS * DAY) & (
-            count * gap >= SILENCE_EVIDENCE * np.maximum(t - start, 1)
-        )
-        return early & ~silent
-
-    def _smooth_levels(
-        self, hits: np.ndarray, trials: np.ndarray, strengths: np.ndarray
-    ) -> np.ndarray:
-        """Rates of every key smoothed toward its parent's (global key last), parents first;
-        ``strengths`` per key, or per row and key. Computed level by level on the inputs
-        transposed (one contiguous row per key)."""
+            lo, hi = self.partners_.bounds(pc, np.zeros_like(tt), tt)
+            out[:, self.out_partners_] = hi - lo
+        # Control history, decayed and smoothed through the parents.
         k = len(self.ctl_cols_)
-        hits, trials = np.ascontiguousarray(hits.T), np.ascontiguousarray(trials.T)
-        m = strengths.T if strengths.ndim == 2 else strengths[:, None]
-        rates = np.empty(hits.shape)
-        rates[k] = (hits[k] + self.config.prior_rate) / (trials[k] + 1.0)
-        for level in self.levels_:
-            parent = rates[self.parent_[level]]
-            rates[level] = smooth(hits[level], trials[level], parent, m[level])
-        return rates[:k].T
-
-    def _label_stats(
-        self,
-        index: EventIndex | LayeredIndex,
-        cc: np.ndarray,
-        ref: np.ndarray,
-        strengths: np.ndarray,
-    ) -> tuple[np.ndarray, ...]:
-        """``LABEL_STATS`` of the rows from the results in ``index`` known before ``ref``:
-        counts and revenue over the label window, the decayed and the undecayed rate
-        over all of them, both smoothed with ``strengths``. One implementation for
-        point-in-time (``ref`` = the row's time) and cross-fitted statistics."""
-        cfg = self.config
-        k = cc.shape[1] - 1
-        tt = ref[:, None]
-        order = index.order(cc, tt)
-        lo, hi = index.bounds(cc, np.zeros_like(tt), tt, order)
-        lo_w = _at_least(index.positions(cc, tt - cfg.label_window_days * DAY, order), lo)
+        cc = np.empty((n, k + 1), dtype=np.int64)
+        cc[:, :k] = self._shift(raw[:, self.ctl_cols_], self.ctl_offsets_)
+        cc[:, k] = self.global_code_
+        lo, hi = self.controls_.bounds(cc, np.zeros_like(tt), tt)
         decay = np.exp(-(tt - DECAY_BASE) / (cfg.decay_days * DAY))
-        w = index.total("w", lo, hi) * decay
-        wh = index.total("wh", lo, hi) * decay
-        trials = (hi - lo).astype(np.float64)
-        # Both rates in one pass: the decayed rows on top of the undecayed ones.
-        m = np.vstack([strengths, strengths]) if strengths.ndim == 2 else strengths
-        rates = self._smooth_levels(
-            np.vstack([wh, index.total("hit", lo, hi)]), np.vstack([w, trials]), m
-        )
-        n = len(cc)
-        return (
-            (hi - lo_w)[:, :k],
-            index.total("hit", lo_w, hi)[:, :k],
-            np.log1p(index.total("revenue", lo_w, hi)[:, :k]),
-            rates[:n],
-            rates[n:],
-        )
-
-    def transform(self, inputs: Inputs) -> np.ndarray:
-        """Point-in-time features of any rows from the full state (scoring and serving)."""
-        out = np.empty((inputs.n, len(self.names_)), dtype=np.float32)
-        raw = self._raw_codes(inputs)
-        self._activity_into(out, raw, inputs.time)
-        stats = self._label_stats(
-            self.controls_, self._control_codes(raw), inputs.time, self._row_strengths(inputs.time)
-        )
-        for cols, values in zip(self.out_labels_, stats, strict=True):
-            out[:, cols] = values
-        return out
-
-    # ----- cross-fitted training features ---------------------------------------------
-    def cross_fit_transform(self, inputs: Inputs) -> np.ndarray:
-        """Training features of the fitted history's own rows (``inputs`` as fitted, in
-        order), their label statistics cross-fitted by time block.
-
-        The rows are cut into ``cross_fit_folds`` blocks of lodging time. A row of block b
-        gets ``LABEL_STATS`` from the results of the other blocks only (past and future
-        ones), with prior strengths fitted on those results alone, read as a scoring row
-        would read them at the row's reference time (``features.crossfit``: the end of
-        the label window nearest to the row; the history's end when the history is no
-        longer than the window). Activity features stay point-in-time.
-
-        Why: a point-in-time training row early in the history sees few labels, a scoring
-        row sees the whole history's; cross-fitted rows see about (K-1)/K of it, like
-        scoring rows. Why it is not leakage: the row's own result, and every result of
-        its block, are left out of everything its features are computed from (counts,
-        rates, parents' rates, prior strengths), so they cannot encode its label (tested
-        by flipping them); the other blocks' results, future ones included, are facts
-        about other declarations, as in scikit-learn's TargetEncoder, which also makes
-        ``fit_transform`` differ from ``fit(X).transform(X)``. What it does give up is
-        point-in-time realism: a row may be described by results known only after it, so
-        these features are for fitting models, never for evaluating them as served.
-        """
-        fitted = self.time_[: self.fit_rows_]
-        if inputs.n != self.fit_rows_ or not np.array_equal(inputs.time, fitted):
-            raise ValueError(
-                "cross_fit_transform takes the fitted history's own rows, in order"
-                f" ({self.fit_rows_} rows); use transform for any other rows"
-            )
-        out = np.empty((inputs.n, len(self.names_)), dtype=np.float32)
-        raw = self._raw_codes(inputs)
-        self._activity_into(out, raw, inputs.time)
-        cc = self._control_codes(raw)
-        block = time_blocks(inputs.time, self.config.cross_fit_folds)
-        window = self.config.label_window_days * DAY
-        ref = reference_times(inputs.time, self.history_start_, self.history_end_, window)
-        in_history = self.ctrl_row_ < self.fit_rows_
-        ctrl_block = np.full(len(self.ctrl_row_), -1, dtype=np.int64)
-        ctrl_block[in_history] = block[self.ctrl_row_[in_history]]
-        for b in range(self.config.cross_fit_folds):
-            rows = np.flatnonzero(block == b)
-            if not len(rows):
-                continue
-            others = in_history & (ctrl_block != b)
-            stats = self._label_stats(
-                self._control_index(others), cc[rows], ref[rows], self._fit_strengths(others)
-            )
-            for cols, values in zip(self.out_labels_, stats, strict=True):
-                out[np.ix_(rows, cols)] = values
+        w = self.controls_.total("w", lo, hi) * decay
+        wh = self.controls_.total("wh", lo, hi) * decay
+        out[:, self.out_controls_] = (hi - lo)[:, :k]
+        out[:, self.out_hits_] = self.controls_.total("hit", lo, hi)[:, :k]
+        out[:, self.out_revenue_] = np.log1p(self.controls_.total("revenue", lo, hi)[:, :k])
+        rates = np.empty((n, k + 1))
+        rates[:, k] = (wh[:, k] + cfg.prior_rate) / (w[:, k] + 1.0)
+        m = cfg.smoothing
+        for level in self.levels_:
+            parent = rates[:, self.parent_[level]]
+            rates[:, level] = (wh[:, level] + m * parent) / (w[:, level] + m)
+        out[:, self.out_rate_] = rates[:, :k]
         return out
 
     # ----- state ---------------------------------------------------------------------
     def get_state(self) -> State:
         return {
-            "config": self.config.to_state(),
-            "strengths": {
-                "first_period": self.strength_first_period_,
-                "table": np.asarray(self.strength_table_, dtype=np.float64),
-            },
-            "history": {
-                "fit_rows": self.fit_rows_,
-                "start": self.history_start_,
-                "end": self.history_end_,
+            "config": {
+                "windows_days": list(self.config.windows_days),
+                "decay_days": self.config.decay_days,
+                "smoothing": self.config.smoothing,
+                "prior_rate": self.config.prior_rate,
             },
             "keys": [
                 {
@@ -791,12 +424,13 @@ class ProfileBlock:
         }
 
     def set_state(self, state: State) -> None:
-        self.config = ProfileConfig.from_state(state["config"])
-        self.strength_first_period_ = int(state["strengths"]["first_period"])
-        self.strength_table_ = np.asarray(state["strengths"]["table"], dtype=np.float64)
-        self.fit_rows_ = int(state["history"]["fit_rows"])
-        self.history_start_ = int(state["history"]["start"])
-        self.history_end_ = int(state["history"]["end"])
+        c = state["config"]
+        self.config = ProfileConfig(
+            windows_days=tuple(c["windows_days"]),
+            decay_days=c["decay_days"],
+            smoothing=c["smoothing"],
+            prior_rate=c["prior_rate"],
+        )
         self.keys_ = [
             KeySpec(
                 k["name"],

@@ -100,20 +100,16 @@ def control_history(ctx: ExplainContext, key: str, i: int) -> Phrase:
     vs = f" vs {fmt.pct(overall)} overall" if fmt.finite(overall) else ""
     who = ("on " if key == "route" else "of ") + noun(ctx, key, i)
     if not fmt.finite(controls) or controls <= 0:
-        text = (
-            f"declarations {who} were not controlled in the last 365 days"
-            f" (smoothed rate {fmt.pct(rate)}{vs})"
-        )
+        text = f"declarations {who} were never controlled (prior rate {fmt.pct(rate)}{vs})"
     else:
         text = (
             f"declarations {who} had {fmt.plural(hits, 'irregularity', 'irregularities')}"
-            f" in {fmt.plural(controls, 'control')} in the last 365 days"
-            f" (smoothed rate {fmt.pct(rate)}{vs})"
+            f" in {fmt.plural(controls, 'control')} (smoothed rate {fmt.pct(rate)}{vs})"
         )
     return Phrase(text, _num(rate), _num(overall))
 
 
-@_rule(PROFILE + r"(controls|hits|hit_rate|hit_rate_all)$")
+@_rule(PROFILE + r"(controls|hits|hit_rate)$")
 def _controls(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
     return control_history(ctx, m.group(1), i)
 
@@ -148,23 +144,10 @@ def _activity(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
     return Phrase(text, _num(n), None)
 
 
-@_rule(PROFILE + r"seen_before_history$")
-def _seen_before(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
-    name = f"{m.group(1)}__days_since_first"
-    return _first_seen(ctx, i, re.match(PROFILE + "days_since_first$", name))
-
-
-@_rule(r"^(extra_cat__\w+)__code$")
-def _extra_code(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
-    return Phrase(noun(ctx, m.group(1), i), _num(ctx.feature(m.group(0), i)))
-
-
 @_rule(PROFILE + r"days_since_first$")
 def _first_seen(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
     key = m.group(1)
     d = ctx.feature(m.group(0), i)
-    if ctx.feature(f"{key}__seen_before_history", i) > 0:
-        return Phrase(f"{noun(ctx, key, i)} active since the start of the history", None, None)
     pair = key in ("importer_declarant", "importer_seller")
     if not fmt.finite(d) or d < 0:
         text = (
@@ -204,8 +187,9 @@ def _partners(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
     key, label = m.group(1), m.group(2)
     n = ctx.feature(m.group(0), i)
     template = PARTNER_TEXT.get((key, label), "{n} distinct " + label)
-    text = f"{noun(ctx, key, i)} {template.format(n=fmt.count(n))} in the last 365 days"
-    return Phrase(text, _num(n), None)
+    since = ctx.feature(f"{key}__days_since_first", i)
+    tail = f" since first seen {fmt.days(since)} ago" if fmt.finite(since) and since >= 0 else ""
+    return Phrase(f"{noun(ctx, key, i)} {template.format(n=fmt.count(n))}{tail}", _num(n), None)
 
 
 # ----- valuation ---------------------------------------------------------------------------

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import FeaturePipeline, default_blocks
-from features.profiles import ProfileBlock, ProfileConfig
+from features import FeaturePipeline
 from synth import WorldConfig, generate_world
 
 
@@ -27,20 +26,6 @@ class Fitted:
 
     def column(self, name: str) -> np.ndarray:
         return self.features[name].to_numpy()
-
-
-def strengths_of(pipeline: FeaturePipeline) -> dict[str, float]:
-    """The prior strengths a pipeline's profiles fitted (key -> strength)."""
-    profiles = next(b for b in pipeline.blocks if isinstance(b, ProfileBlock))
-    return profiles.prior_strengths()
-
-
-def pinned(pipeline: FeaturePipeline) -> FeaturePipeline:
-    """An unfitted pipeline whose profiles use ``pipeline``'s current prior strengths
-    for every period, fixed: states fitted on different histories then share them
-    (``update`` never refits the strengths, so an updated state equals a full refit
-    only given the same strengths)."""
-    return FeaturePipeline(default_blocks(ProfileConfig(smoothing=strengths_of(pipeline))))
 
 
 def fit_world(config: WorldConfig) -> Fitted:

@@ -10,14 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import FeaturePipeline, default_blocks
+from features import FeaturePipeline
 from features.blocks import FeatureBlock
-from features.profiles import ProfileConfig
-
-# ``update`` never refits the profiles' prior strengths (fitted per period at ``fit``), so
-# a folded state equals a refit on the longer history only given the same strengths:
-# the feed fixes them (any value does; folding does not depend on it).
-PINNED = ProfileConfig(smoothing=20.0)
 
 
 def _plain(value: Any) -> Any:
@@ -85,7 +79,6 @@ class Feed:
     i: pd.DataFrame
     cut: pd.Timestamp
     passed: list[Batch] = field(default_factory=list)
-    profile: ProfileConfig = PINNED
 
     @classmethod
     def of(
@@ -99,15 +92,9 @@ class Feed:
         old_f = f[f.filed_at < self.cut]
         return Batch(d[d.lodged_at < self.cut], c[c.controlled_at < self.cut], old_f, self.i)
 
-    def blocks(self) -> list[FeatureBlock]:
-        """The default feature blocks, with the feed's (fixed) prior strengths."""
-        return default_blocks(self.profile)
-
     def fit(self, blocks: list[FeatureBlock] | None = None) -> FeaturePipeline:
         h = self.history()
-        return FeaturePipeline(blocks or self.blocks()).fit(
-            h.declarations, h.controls, h.filings, h.items
-        )
+        return FeaturePipeline(blocks).fit(h.declarations, h.controls, h.filings, h.items)
 
     def batches(self, sizes: list[int], early_share: float = 0.0, seed: int = 0) -> list[Batch]:
         """Consecutive batches after the cut; ``early_share`` of the results of later
@@ -141,7 +128,7 @@ class Feed:
         d = pd.concat([b.declarations for b in parts], ignore_index=True)
         c = pd.concat([b.controls for b in parts], ignore_index=True)
         f = pd.concat([b.filings for b in parts], ignore_index=True)
-        return FeaturePipeline(blocks or self.blocks()).fit(
+        return FeaturePipeline(blocks).fit(
             d, c, f.drop_duplicates(["filing_id", "version"]), self.i
         )
 

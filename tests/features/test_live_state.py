@@ -4,7 +4,6 @@ equal one refit on the concatenated history, whatever the entry point."""
 from __future__ import annotations
 
 import copy
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ import pytest
 from features import FeaturePipeline
 from features.events import pack
 from features.inputs import inputs_from_frames, inputs_from_records
-from features.profiles import ProfileBlock
 from tests.features.conftest import Fitted
 from tests.features.live import Batch, Feed
 
@@ -139,48 +137,6 @@ def test_an_earlier_version_filed_late_moves_its_filing(feed: Feed, batches: lis
     pipe.update(b.declarations, b.controls, b.filings.drop(placi.index), b.items)
     pipe.update(ens_filings=placi)  # the pre-loading versions arrive after the full ones
     assert _filings(pipe) == _filings(feed.refit([b]))
-
-
-def _pairs_seen(profiles: ProfileBlock) -> int:
-    """Pairs with a spell, summed over the partner relations (one start event each at
-    least)."""
-    return sum(
-        int((profiles.pair_spell_[pair] >= 0).sum()) for _, _, pair in profiles.partner_names_
-    )
-
-
-@pytest.mark.parametrize("windows", [(30, 90, 365), (7, 14)])
-def test_partner_spells_fold_in_place(
-    feed: Feed, batches: list[Batch], windows: tuple[int, ...]
-) -> None:
-    """Rows in lodging order open new partner spells or extend current ones (the old end
-    cancelled by a -1 event) in the same indices, never rebuilt, and count the partners
-    active in the window as a refit does; a 14-day window also reopens spells of known
-    pairs after a silence."""
-    short = dataclasses.replace(
-        feed, profile=dataclasses.replace(feed.profile, windows_days=windows)
-    )
-    pipe = short.fit()
-    profiles = pipe.blocks[0]
-    starts, ends = profiles.partner_starts_, profiles.partner_ends_
-    n_starts, n_pairs = len(starts), _pairs_seen(profiles)
-    given = batches[:15]
-    fold(pipe, given, "frames")
-    assert profiles.partner_starts_ is starts
-    assert profiles.partner_ends_ is ends
-    opened, met = len(starts) - n_starts, _pairs_seen(profiles) - n_pairs
-    assert opened >= met > 0
-    if max(windows) < 30:
-        assert opened > met  # known pairs back after a silence longer than the window
-    weights = np.concatenate([ends.base.values["w"], ends.delta.values["w"]])
-    assert (weights < 0).sum() > 50  # spells extended: their old ends cancelled
-    refit = short.refit(given)
-    assert_same_features(short, pipe, refit)
-    names = list(refit.get_feature_names_out())
-    partners = [j for j, name in enumerate(names) if "__partners_" in name]
-    probe = short.probe()
-    counts = refit.transform(probe, short.f, short.i)[:, partners]
-    assert counts.max() > 1  # the features compared do count partners
 
 
 def test_folding_inputs_without_their_ens_versions_warns(

@@ -10,7 +10,7 @@ import pytest
 
 from features import FEATURE_CODE_VERSION, FeaturePipeline, NotFittedError
 from features.inputs import inputs_from_frames
-from tests.features.conftest import Fitted, pinned
+from tests.features.conftest import Fitted
 
 
 def test_spec_is_ordered_typed_and_hashed(fitted: Fitted) -> None:
@@ -18,7 +18,7 @@ def test_spec_is_ordered_typed_and_hashed(fitted: Fitted) -> None:
     assert list(fitted.pipeline.get_feature_names_out()) == list(spec.names)
     assert fitted.features.shape[1] == len(spec.names)
     assert spec.dtype == "float32"
-    assert set(spec.groups) == {"profiles", "valuation", "route", "aeo", "categories"}
+    assert set(spec.groups) == {"profiles", "valuation", "route", "aeo"}
     assert sum(len(v) for v in spec.groups.values()) == len(spec.names)
     assert len(spec.hash) == 16
     assert spec.dropped == {}
@@ -118,38 +118,29 @@ def test_transform_before_fit_is_an_error(fitted: Fitted) -> None:
         FeaturePipeline().transform(fitted.declarations.iloc[:1])
 
 
-@pytest.fixture(scope="module")
-def refit(fitted: Fitted) -> FeaturePipeline:
-    """The full history fitted with fixed prior strengths: ``update`` never refits them,
-    so an updated state equals a full refit given the same strengths."""
-    d, c, f, i = fitted.declarations, fitted.controls, fitted.filings, fitted.items
-    return pinned(fitted.pipeline).fit(d, c, f, i)
-
-
-def test_update_equals_full_refit(fitted: Fitted, refit: FeaturePipeline) -> None:
+def test_update_equals_full_refit(fitted: Fitted) -> None:
     d, c, f, i = fitted.declarations, fitted.controls, fitted.filings, fitted.items
     cut = d.lodged_at.quantile(0.7)
     old_f = f[f.filed_at < cut]
     old_i = i.merge(old_f[["filing_id", "version"]], on=["filing_id", "version"])
-    pipe = pinned(fitted.pipeline)
-    pipe.fit(d[d.lodged_at < cut], c[c.controlled_at < cut], old_f, old_i)
+    pipe = FeaturePipeline().fit(d[d.lodged_at < cut], c[c.controlled_at < cut], old_f, old_i)
     new_d = d[d.lodged_at >= cut]
     new_f = f[(f.filed_at >= cut) | f.filing_id.isin(new_d.ens_id)]
     new_i = i.merge(new_f[["filing_id", "version"]], on=["filing_id", "version"])
     pipe.update(new_d, c[c.controlled_at >= cut], new_f, new_i)
     probe = d.iloc[np.linspace(0, len(d) - 1, 400).astype(int)]
     np.testing.assert_allclose(
-        pipe.transform(probe, f, i), refit.transform(probe, f, i), rtol=1e-6, atol=1e-7
+        pipe.transform(probe, f, i), fitted.pipeline.transform(probe, f, i), rtol=1e-6, atol=1e-7
     )
     later = probe.copy()
     later["lodged_at"] = d.lodged_at.max() + pd.Timedelta(days=3)
     np.testing.assert_allclose(
-        pipe.transform(later, f, i), refit.transform(later, f, i), rtol=1e-6, atol=1e-7
+        pipe.transform(later, f, i), fitted.pipeline.transform(later, f, i), rtol=1e-6, atol=1e-7
     )
 
 
 def test_results_arriving_before_their_declaration_wait_for_it(
-    fitted: Fitted, refit: FeaturePipeline, tmp_path: Path
+    fitted: Fitted, tmp_path: Path
 ) -> None:
     """The control feed runs ahead of the declaration feed: the early results are kept
     (through save and load) and attributed when their declarations arrive."""
@@ -161,7 +152,7 @@ def test_results_arriving_before_their_declaration_wait_for_it(
     early = c[c.declaration_id.isin(new_d.declaration_id)].iloc[::2]
     assert len(early) > 20
     first = pd.concat([c[c.controlled_at < cut], early])
-    pinned(fitted.pipeline).fit(d[d.lodged_at < cut], first, old_f, old_i).save(tmp_path / "s")
+    FeaturePipeline().fit(d[d.lodged_at < cut], first, old_f, old_i).save(tmp_path / "s")
     pipe = FeaturePipeline.load(tmp_path / "s")
     assert pipe.unmatched_controls_ == len(early)
     new_f = f[(f.filed_at >= cut) | f.filing_id.isin(new_d.ens_id)]
@@ -172,7 +163,7 @@ def test_results_arriving_before_their_declaration_wait_for_it(
     later = d.iloc[np.linspace(0, len(d) - 1, 300).astype(int)].copy()
     later["lodged_at"] = d.lodged_at.max() + pd.Timedelta(days=3)
     np.testing.assert_allclose(
-        pipe.transform(later, f, i), refit.transform(later, f, i), rtol=1e-6, atol=1e-7
+        pipe.transform(later, f, i), fitted.pipeline.transform(later, f, i), rtol=1e-6, atol=1e-7
     )
 
 

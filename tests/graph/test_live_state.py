@@ -42,7 +42,7 @@ def _counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_folds_with_the_graph_equal_a_refit(feed: Feed, batches: list[Batch]) -> None:
-    pipe = feed.fit(all_blocks(profile=feed.profile))
+    pipe = feed.fit(all_blocks())
     for k, b in enumerate(batches):
         if k % 2:
             pipe.update(b.declarations, b.controls, b.filings, b.items)
@@ -51,7 +51,7 @@ def test_folds_with_the_graph_equal_a_refit(feed: Feed, batches: list[Batch]) ->
             pipe.transform_records(records)
             pipe.update_records(records, b.controls)
     given = [b if k % 2 else b.linked() for k, b in enumerate(batches)]
-    refit = feed.refit(given, all_blocks(profile=feed.profile))
+    refit = feed.refit(given, all_blocks())
     probe = feed.probe()
     np.testing.assert_allclose(
         pipe.transform(probe, feed.f, feed.i),
@@ -66,7 +66,7 @@ def test_folds_with_the_graph_equal_a_refit(feed: Feed, batches: list[Batch]) ->
 def test_snapshots_are_computed_when_a_row_first_needs_them(
     feed: Feed, batches: list[Batch], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pipe = feed.fit(all_blocks(profile=feed.profile))
+    pipe = feed.fit(all_blocks())
     graph = pipe.blocks[-1]
     calls = _counted(monkeypatch)
     for b in batches[:3]:
@@ -88,20 +88,20 @@ def test_snapshots_are_computed_when_a_row_first_needs_them(
     done = len(calls)
     pipe.refresh()
     assert len(calls) == done  # nothing left to compute
-    refit = feed.refit(batches[:3], all_blocks(profile=feed.profile))
+    refit = feed.refit(batches[:3], all_blocks())
     np.testing.assert_allclose(x, refit.transform(later, feed.f, feed.i), rtol=1e-6, atol=1e-6)
 
 
 def test_a_stale_state_saves_current_and_refresh_computes_ahead(
     feed: Feed, batches: list[Batch], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    pipe = feed.fit(all_blocks(profile=feed.profile))
+    pipe = feed.fit(all_blocks())
     for b in batches[:3]:
         pipe.update(b.declarations, b.controls, b.filings, b.items)
     pipe.save(tmp_path / "state")  # stale snapshots are computed into what is saved
-    loaded = FeaturePipeline.load(tmp_path / "state", all_blocks(profile=feed.profile))
+    loaded = FeaturePipeline.load(tmp_path / "state", all_blocks())
     later = feed.probe().iloc[400:]
-    refit = feed.refit(batches[:3], all_blocks(profile=feed.profile))
+    refit = feed.refit(batches[:3], all_blocks())
     expected = refit.transform(later, feed.f, feed.i)
     calls = _counted(monkeypatch)
     np.testing.assert_allclose(
