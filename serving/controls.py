@@ -37,6 +37,13 @@ CREATE TABLE IF NOT EXISTS control_results (
 BASIS = {"model": "model", "random": "random", "none": "unknown"}
 
 
+def results_frame(stored: list[str]) -> pd.DataFrame:
+    """Stored results (their ``result`` JSON) as the canonical controls table."""
+    frame = pd.DataFrame([json.loads(r) for r in stored], columns=CONTROLS.names)
+    frame["controlled_at"] = pd.to_datetime(frame["controlled_at"], utc=True, format="ISO8601")
+    return conform(frame, "controls")
+
+
 class ControlConflictError(ValueError):
     """Control ids already stored with different content."""
 
@@ -146,9 +153,7 @@ class ControlStore:
         """All stored results as the canonical controls table."""
         with self.db.reading() as conn:
             rows = conn.execute("SELECT result FROM control_results ORDER BY rowid").fetchall()
-        frame = pd.DataFrame([json.loads(r["result"]) for r in rows], columns=CONTROLS.names)
-        frame["controlled_at"] = pd.to_datetime(frame["controlled_at"], utc=True, format="ISO8601")
-        return conform(frame, "controls")
+        return results_frame([r["result"] for r in rows])
 
     def export(self, path: Path) -> Path:
         """Write the stored results as canonical ``controls`` Parquet."""

@@ -22,18 +22,16 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from canonical.frames import conform
-from canonical.schema import CONTROLS
 from features.inputs import Inputs
 from features.live import LiveState
+from serving.controls import results_frame
 from serving.schemas import scoring_record
 from serving.storage import chunks, placeholders
 
@@ -150,49 +148,57 @@ class LiveFolder:
                 return None
             self._conn = sqlite3.connect(self.database, check_same_thread=False)
             self._conn.execute("PRAGMA busy_timeout=10000")
-            self._conn.row_factory = sqlite3.Row
         return self._conn
 
-    def _fold_decisions(self) -> int:
+    def _tail(
+        self, stream: str, table: str, column: str, fold: Callable[[list[list[Any]]], None]
+    ) -> int:
+        """Hand ``fold`` the rows (rowid, ``column``) that ``table`` gained after the
+        state's position in ``stream``, ``TAIL_ROWS`` at a time, advancing the position."""
         conn = self._connection()
         if conn is None:
             return 0
         positions = self.live.meta.positions
         total = 0
         while True:
-            since = positions.get(DECISIONS, 0)
-            rows = _rows(
-                conn,
-                "n, d",
-                "SELECT rowid AS n, decision_id AS d FROM decisions WHERE rowid > ?"
-                " ORDER BY rowid LIMIT ?",
-                (since, TAIL_ROWS),
-            )
+            query = f"SELECT rowid AS n, {column} AS v FROM {table} WHERE rowid > ?"
+            query += " ORDER BY rowid LIMIT ?"
+            rows = _rows(conn, "n, v", query, (positions.get(stream, 0), TAIL_ROWS))
             if not rows:
                 break
-            others: list[int] = []
-            own: dict[int, list[int]] = {}
-            for rowid, decision_id in rows:
-                mine = self._own.pop(decision_id, None)
-                if mine is None:
-                    others.append(int(rowid))
-                else:
-                    own.setdefault(mine[0], []).append(mine[1])
-            for batch, taken in own.items():
-                self.live.fold_inputs(self._batches[batch].take(np.asarray(taken)))
-            if others:  # other processes' decisions: their declarations as stored
-                self.live.fold_records(self._stored(conn, others))
-            positions[DECISIONS] = int(rows[-1][0])
+            fold(rows)
+            positions[stream] = int(rows[-1][0])
             total += len(rows)
             if len(rows) < TAIL_ROWS:
                 break
+        return total
+
+    def _fold_decisions(self) -> int:
+        total = self._tail(DECISIONS, "decisions", "decision_id", self._fold_decision_rows)
         self._forget_unlogged()
         return total
 
-    @staticmethod
-    def _stored(conn: sqlite3.Connection, rowids: list[int]) -> list[dict[str, Any]]:
+    def _fold_decision_rows(self, rows: list[list[Any]]) -> None:
+        """Own decisions from the inputs they were scored with, others' as stored."""
+        others: list[int] = []
+        own: dict[int, list[int]] = {}
+        for rowid, decision_id in rows:
+            mine = self._own.pop(decision_id, None)
+            if mine is None:
+                others.append(int(rowid))
+            else:
+                own.setdefault(mine[0], []).append(mine[1])
+        for batch, taken in own.items():
+            self.live.fold_inputs(self._batches[batch].take(np.asarray(taken)))
+        if others:  # other processes' decisions: their declarations as stored
+            self.live.fold_records(self._stored(others))
+
+    def _stored(self, rowids: list[int]) -> list[dict[str, Any]]:
         """Scoring records of logged decisions, from their stored declarations (log order)."""
+        conn = self._connection()
         found: dict[int, str] = {}
+        if conn is None:
+            return []
         for chunk in chunks(rowids):
             query = (
                 "SELECT rowid AS n, declaration AS j FROM decisions"
@@ -213,30 +219,8 @@ class LiveFolder:
             self._batches.clear()
 
     def _fold_controls(self) -> int:
-        conn = self._connection()
-        if conn is None:
-            return 0
-        positions = self.live.meta.positions
-        total = 0
-        while True:
-            since = positions.get(CONTROLS_STREAM, 0)
-            rows = _rows(
-                conn,
-                "n, r",
-                "SELECT rowid AS n, result AS r FROM control_results WHERE rowid > ?"
-                " ORDER BY rowid LIMIT ?",
-                (since, TAIL_ROWS),
-            )
-            if not rows:
-                break
-            frame = pd.DataFrame([json.loads(r) for _, r in rows], columns=CONTROLS.names)
-            frame["controlled_at"] = pd.to_datetime(
-                frame["controlled_at"], utc=True, format="ISO8601"
-            )
-            frame = conform(frame, "controls").dropna(subset=["declaration_id"])
-            self.live.fold(controls=frame)
-            positions[CONTROLS_STREAM] = int(rows[-1][0])
-            total += len(rows)
-            if len(rows) < TAIL_ROWS:
-                break
-        return total
+        return self._tail(CONTROLS_STREAM, "control_results", "result", self._fold_result_rows)
+
+    def _fold_result_rows(self, rows: list[list[Any]]) -> None:
+        frame = results_frame([result for _, result in rows])
+        self.live.fold(controls=frame.dropna(subset=["declaration_id"]))
