@@ -25,7 +25,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,12 +101,11 @@ class LiveState:
     ) -> None:
         """Fold canonical frames: new declarations (with their ENS) and control results."""
         lodged = _times(None if declarations is None else declarations["lodged_at"])
-        known = _times(None if controls is None else controls["controlled_at"])
-        self._note_late(lodged)
-        skipped = getattr(self.pipeline, "skipped_declarations_", 0)
-        self.pipeline.update(declarations, controls, ens_filings, ens_items)
-        resent = getattr(self.pipeline, "skipped_declarations_", 0) - skipped
-        self._advance(len(lodged) - resent, len(known), lodged, known)
+        self._folding(
+            lambda: self.pipeline.update(declarations, controls, ens_filings, ens_items),
+            lodged,
+            controls,
+        )
 
     def fold_records(
         self, records: Sequence[dict[str, Any]], controls: pd.DataFrame | None = None
@@ -118,12 +117,19 @@ class LiveState:
     def fold_inputs(self, inputs: Inputs, controls: pd.DataFrame | None = None) -> None:
         """Fold rows prepared for scoring (``inputs_from_records``): a server folds the
         inputs it scored instead of building them twice."""
+        self._folding(lambda: self.pipeline.update_inputs(inputs, controls), inputs.time, controls)
+
+    def _folding(
+        self, update: Callable[[], object], lodged: np.ndarray, controls: pd.DataFrame | None
+    ) -> None:
+        """Run one pipeline update and account for it: late rows, counts (resent
+        declarations are skipped by the pipeline), the state's latest fact."""
         known = _times(None if controls is None else controls["controlled_at"])
-        self._note_late(inputs.time)
+        self._note_late(lodged)
         skipped = getattr(self.pipeline, "skipped_declarations_", 0)
-        self.pipeline.update_inputs(inputs, controls)
+        update()
         resent = getattr(self.pipeline, "skipped_declarations_", 0) - skipped
-        self._advance(inputs.n - resent, len(known), inputs.time, known)
+        self._advance(len(lodged) - resent, len(known), lodged, known)
 
     def _note_late(self, lodged: np.ndarray) -> None:
         late = int((lodged < self.meta.state_end - DAY).sum()) if len(lodged) else 0
