@@ -10,12 +10,16 @@ onnxmltools) live here, never in ``models.runtime``.
 
 from __future__ import annotations
 
-import io
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
+from onnx import version_converter
 from torch import nn
 
 from models.blend import Blend
@@ -24,6 +28,7 @@ from models.onnx_blend import blend_graph
 from models.onnx_graphs import (
     FLOAT,
     INT64,
+    IR_VERSION,
     OPSET,
     GraphBuilder,
     make_model,
@@ -37,6 +42,7 @@ from models.tree_tensors import compile_booster
 
 N_CODES = 5
 NETWORK_OUTPUTS = ("p_network", "log_revenue", "risk_probs")
+EXPORT_OPSET = 18  # the lowest opset torch's current exporter implements
 
 
 class _Served(nn.Module):
@@ -52,28 +58,52 @@ class _Served(nn.Module):
 
 
 def export_network(net: RiskNet, n_features: int) -> onnx.ModelProto:
-    """The network's graph: features, codes -> p_network, log_revenue, risk_probs [N, K]."""
+    """The network's graph: features, codes -> p_network, log_revenue, risk_probs [N, K].
+
+    Exported with torch's current (``torch.export``-based) exporter at opset
+    ``EXPORT_OPSET``, its lowest, then converted down to the scorer's ``OPSET`` so the
+    graph merges with the tree graphs.
+    """
     features = torch.zeros(2, n_features, dtype=torch.float32)
     codes = torch.zeros(2, N_CODES, dtype=torch.int64)
-    buffer = io.BytesIO()
-    batch = {0: "N"}
-    torch.onnx.export(
-        _Served(net),
-        (features, codes),
-        buffer,
-        dynamo=False,
-        opset_version=OPSET,
-        input_names=["features", "codes"],
-        output_names=list(NETWORK_OUTPUTS),
-        dynamic_axes={name: batch for name in ("features", "codes", *NETWORK_OUTPUTS)},
-        training=torch.onnx.TrainingMode.EVAL,
-        do_constant_folding=True,
-    )
-    model = onnx.load_from_string(buffer.getvalue())
+    batch = torch.export.Dim("N")
+    with _quiet_exporter():
+        program = torch.onnx.export(
+            _Served(net).eval(),
+            (features, codes),
+            dynamo=True,
+            opset_version=EXPORT_OPSET,
+            input_names=["features", "codes"],
+            output_names=list(NETWORK_OUTPUTS),
+            dynamic_shapes={"features": {0: batch}, "codes": {0: batch}},
+            optimize=True,
+            verbose=False,
+        )
+    model = program.model_proto
+    if OPSET != EXPORT_OPSET:
+        model = version_converter.convert_version(model, OPSET)
     del model.graph.value_info[:]  # names are rewritten when merged; ORT re-infers shapes
-    model.ir_version = min(model.ir_version, 8)
+    model.ir_version = min(model.ir_version, IR_VERSION)
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+@contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence what torch's exporter says about itself, at this call only: its registry's
+    "torchvision is not installed" lines and two warnings of its own internals (a
+    deprecated ``LeafSpec`` check inside torch, and the note that both inputs share the
+    batch dimension ``N``, which is what is asked)."""
+    registry = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registry.level
+    registry.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
+            warnings.filterwarnings("ignore", message=r".*axis name: N will not be used.*")
+            yield
+    finally:
+        registry.setLevel(level)
 
 
 def _tree_model(booster: object, n_features: int, device: str) -> onnx.ModelProto:

@@ -1,7 +1,8 @@
 """Small helpers to build and compose ONNX graphs with one opset policy.
 
-Every graph of the scorer uses ai.onnx opset 17 (torch's legacy exporter supports it;
-onnxmltools converts to opset 15 at most, but only its TreeEnsemble node is kept),
+Every graph of the scorer uses ai.onnx opset 17 (torch's exporter writes 18, converted
+down by ``models.export``; onnxmltools converts to opset 15 at most, but only its
+TreeEnsemble node is kept),
 ai.onnx.ml opset 3 where a TreeEnsemble op appears, and IR version 8, which ONNX
 Runtime 1.23 loads (onnx 1.20 would otherwise stamp IR 13, which it refuses).
 Graphs are merged by prefixing every value name but the shared inputs, so the two
