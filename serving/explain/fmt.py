@@ -137,3 +137,9 @@ def when(value: object) -> str:
     if stamp.tzinfo is not None:
         stamp = stamp.astimezone(UTC)
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def clip(value: object, size: int) -> str:
+    """Text shortened to ``size`` characters with an ellipsis (SVG text does not wrap)."""
+    s = "" if value is None else str(value)
+    return s if len(s) <= size else s[: max(size - 1, 1)] + "…"

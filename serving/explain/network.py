@@ -9,8 +9,10 @@ irregularities on the declarations it took part in, counting only results known
 before that time. Neighbours are ranked (parties with irregularities first, then by
 declarations shared) and capped; the rest is counted as "+N more".
 
-``network_svg`` lays it out deterministically: the declaration in the centre, its
-parties on an inner ring, each party's neighbours on an outer ring within its sector.
+``network_view`` lays it out deterministically: the declaration in the centre, its
+parties on an inner ring, each party's neighbours on an outer ring within its sector,
+labels placed greedily where they overlap no other label nor node;
+``templates/network.svg`` draws it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import numpy as np
 
 from graph.schema import CORE_PAIRS, PAIRS, ROLE_COLUMN, ROLES
 from serving.explain import fmt
-from serving.explain.markup import clip, tag, text, title, void
 
 FOCUS_ROLES = ("importer", "declarant", "seller", "carrier", "consignor", "consignee")
 HIGH, SOME, CLEAN, UNKNOWN = "#c62828", "#f08c2e", "#2e7d32", "#9aa5b1"
@@ -223,109 +224,234 @@ def _tooltip(p: Party) -> str:
     return f"{p.party} ({role}): {record} before this declaration{shared}"
 
 
-def _focus_labels(
-    p: Party, k: int, nb: Neighbourhood, x: float, y: float, angle: float
-) -> list[str]:
-    """Role, id and hidden count beside a declaration party, on the clockwise tangent so
-    they clear both the spoke from the centre and the outer ring."""
-    tx, ty = -math.sin(angle), math.cos(angle)
-    lines = [(" / ".join(p.roles).upper(), "role"), (clip(p.party, 22), "pid")]
-    if k in nb.hidden:
-        lines.append((f"+{fmt.count(nb.hidden[k])} more linked", "more"))
-    if abs(tx) > 0.5:
-        lx, anchor = x + 22 * (1 if tx > 0 else -1), "start" if tx > 0 else "end"
-        ly = y - 8
-    else:
-        lx, anchor = x, "middle"
-        ly = y + 30 if ty > 0 else y - 22 - 12 * (len(lines) - 1)
-    return [
-        text(lx, ly + 12 * j, content, class_=cls, text_anchor=anchor)
-        for j, (content, cls) in enumerate(lines)
+# Label sizes (px) by CSS class, and the width of one character as a share of the size:
+# a generous estimate for ids of capitals and digits in the page's sans-serif fonts.
+FONT = {"role": 11.0, "pid": 12.0, "pid small": 10.5, "more": 10.5}
+CHAR_WIDTH = 0.62
+LINE = 12.0  # baseline to baseline in a focus party's label block
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned rectangle of the drawing (a label's extent, a node's)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def overlaps(self, other: Box, gap: float = 1.0) -> bool:
+        """Whether the two boxes come closer than ``gap`` pixels."""
+        return not (
+            self.x1 + gap <= other.x0
+            or other.x1 + gap <= self.x0
+            or self.y1 + gap <= other.y0
+            or other.y1 + gap <= self.y0
+        )
+
+    def inside(self, width: float, height: float) -> bool:
+        return self.x0 >= 0 and self.y0 >= 0 and self.x1 <= width and self.y1 <= height
+
+
+@dataclass(frozen=True)
+class Label:
+    """One SVG text line: position, anchor, class and the box it covers."""
+
+    x: float
+    y: float
+    text: str
+    cls: str
+    anchor: str
+    box: Box
+
+
+def text_box(x: float, y: float, content: str, cls: str, anchor: str) -> Box:
+    """The estimated extent of a text line with baseline ``y``, anchored at ``x``."""
+    size = FONT.get(cls, 11.0)
+    width = CHAR_WIDTH * size * len(content)
+    left = x if anchor == "start" else x - width if anchor == "end" else x - width / 2
+    return Box(left, y - 0.85 * size, left + width, y + 0.25 * size)
+
+
+def _block(
+    x: float, y: float, lines: list[tuple[str, str]], anchor: str
+) -> tuple[list[Label], Box]:
+    """Lines stacked from baseline ``y`` down, and the box around them all."""
+    labels = [
+        Label(x, y + LINE * j, t, c, anchor, text_box(x, y + LINE * j, t, c, anchor))
+        for j, (t, c) in enumerate(lines)
     ]
+    boxes = [lab.box for lab in labels]
+    whole = Box(
+        min(b.x0 for b in boxes),
+        min(b.y0 for b in boxes),
+        max(b.x1 for b in boxes),
+        max(b.y1 for b in boxes),
+    )
+    return labels, whole
 
 
-def network_svg(
+class Placer:
+    """Greedy label placement: each label takes the first candidate position whose box
+    stays inside the drawing and clear of every box placed before (labels and nodes)."""
+
+    def __init__(self, width: float, height: float, obstacles: list[Box]) -> None:
+        self.width, self.height = width, height
+        self.taken = list(obstacles)
+
+    def fits(self, box: Box) -> bool:
+        return box.inside(self.width, self.height) and not any(box.overlaps(b) for b in self.taken)
+
+    def place(self, candidates: list[tuple[list[Label], Box]]) -> tuple[list[Label], Box] | None:
+        """The first candidate that fits (its box then taken), or None."""
+        for labels, box in candidates:
+            if self.fits(box):
+                self.taken.append(box)
+                return labels, box
+        return None
+
+
+def _focus_candidates(
+    p: Party, k: int, nb: Neighbourhood, x: float, y: float, angle: float
+) -> list[tuple[list[Label], Box]]:
+    """Where a declaration party's role, id and hidden count may go: first beside it on the
+    clockwise tangent (clear of the spoke and of the outer ring), then the other side,
+    below, above; the id shortened last."""
+    tx, ty = -math.sin(angle), math.cos(angle)
+    out = []
+    for size in (22, 12):
+        lines = [(" / ".join(p.roles).upper(), "role"), (fmt.clip(p.party, size), "pid")]
+        if k in nb.hidden:
+            lines.append((f"+{fmt.count(nb.hidden[k])} more linked", "more"))
+        tall = LINE * (len(lines) - 1)
+        right = (x + 22, y - 8, "start")
+        left = (x - 22, y - 8, "end")
+        below = (x, y + 30, "middle")
+        above = (x, y - 22 - tall, "middle")
+        if abs(tx) > 0.5:
+            spots = [right, left, below, above] if tx > 0 else [left, right, below, above]
+        else:
+            spots = [below, above, right, left] if ty > 0 else [above, below, right, left]
+        out += [_block(lx, ly, lines, anchor) for lx, ly, anchor in spots]
+    return out
+
+
+def _neighbour_candidates(
+    p: Party, x: float, y: float, angle: float
+) -> list[tuple[list[Label], Box]]:
+    """Where a neighbour's id may go: beside the node on its outer side, above or below
+    it, then further out along its spoke (joined to the node by a leader line); the id
+    shortened to 10 characters when no full-length spot is free."""
+    right = math.cos(angle) >= 0
+    side = 1 if right else -1
+    anchor = "start" if right else "end"
+    out: list[tuple[list[Label], Box]] = []
+    for size in (18, 10):
+        content = fmt.clip(p.party, size)
+
+        def one(lx: float, ly: float, anc: str, content: str = content) -> tuple[list[Label], Box]:
+            return _block(lx, ly, [(content, "pid small")], anc)
+
+        out += [
+            one(x + 11 * side, y + 4, anchor),
+            one(x, y - 11, "middle"),
+            one(x, y + 19, "middle"),
+        ]
+        for extra in (16.0, 30.0, 44.0):
+            ex, ey = x + extra * math.cos(angle), y + extra * math.sin(angle)
+            out.append(one(ex + 4 * side, ey + 4, anchor))
+    return out
+
+
+def network_view(
     nb: Neighbourhood, overall: float = 0.05, width: int = 700, height: int = 600
-) -> str:
-    """The neighbourhood as an inline SVG with a legend (``overall``: the global hit rate)."""
+) -> dict[str, Any]:
+    """The neighbourhood's drawing (``templates/network.svg`` renders it): nodes on two
+    rings, edges, labels placed so that no two overlap, and a legend (``overall``: the
+    global hit rate). A label with no free spot is left out; its node keeps its tooltip."""
     cx, cy = width / 2, height / 2 - 16
     r1, r2 = 118.0, 225.0
     pos = layout(nb, cx, cy, r1, r2)
-    parts = [void("rect", x=0, y=0, width=width, height=height, fill="#ffffff")]
-    for k in nb.focus:
-        x, y, _ = pos[k]
-        parts.append(void("line", x1=cx, y1=cy, x2=x, y2=y, class_="edge own"))
+    edges = [
+        {"x1": cx, "y1": cy, "x2": pos[k][0], "y2": pos[k][1], "cls": "edge own", "width": None}
+        for k in nb.focus
+    ]
     for a, b, weight, core in nb.edges:
         (xa, ya, _), (xb, yb, _) = pos[a], pos[b]
         primary = nb.parties[b].parent == a
         stroke = 1.0 + min(math.log1p(weight), 4.0) if primary else 1.0
         cls = "edge" + ("" if core else " carrier") + ("" if primary else " cross")
-        parts.append(void("line", x1=xa, y1=ya, x2=xb, y2=yb, stroke_width=stroke, class_=cls))
-    parts.append(void("rect", x=cx - 36, y=cy - 15, width=72, height=30, rx=6, class_="decl"))
-    parts.append(text(cx, cy + 4, "declaration", class_="decl-label", text_anchor="middle"))
-    for k, p in enumerate(nb.parties):
+        edges.append({"x1": xa, "y1": ya, "x2": xb, "y2": yb, "cls": cls, "width": stroke})
+    legend_top = height - 28
+    nodes_boxes = [
+        Box(x - r, y - r, x + r, y + r)
+        for k, (x, y, _) in enumerate(pos)
+        for r in ((15.0 if nb.parties[k].roles else 8.0),)
+    ]
+    placer = Placer(width, legend_top, [*nodes_boxes, Box(cx - 36, cy - 15, cx + 36, cy + 15)])
+    labels: dict[int, list[Label]] = {}
+    leaders: dict[int, tuple[float, float, float, float]] = {}
+    order = [*nb.focus, *(k for k, p in enumerate(nb.parties) if not p.roles)]
+    for k in order:
+        p = nb.parties[k]
         x, y, angle = pos[k]
-        focus = bool(p.roles)
-        circle = void(
-            "circle",
-            cx=x,
-            cy=y,
-            r=15 if focus else 8,
-            fill=p.colour(overall),
-            class_="node" + ("" if p.known else " new"),
-        )
-        if focus:
-            initial = text(x, y + 4, p.roles[0][0].upper(), class_="initial", text_anchor="middle")
-            labels = [initial, *_focus_labels(p, k, nb, x, y, angle)]
+        if p.roles:
+            found = placer.place(_focus_candidates(p, k, nb, x, y, angle))
         else:
-            right = math.cos(angle) >= 0
-            labels = [
-                text(
-                    x + (11 if right else -11),
-                    y + 4,
-                    clip(p.party, 18),
-                    class_="pid small",
-                    text_anchor="start" if right else "end",
-                )
-            ]
-        parts.append(
-            tag(
-                "g",
-                [title(_tooltip(p)), circle, *labels],
-                class_="party",
-                data_party=p.party,
-                data_role=" ".join(p.roles) or "neighbour",
-                data_hits=str(p.hits),
-                data_controls=str(p.controls),
-            )
+            found = placer.place(_neighbour_candidates(p, x, y, angle))
+        if found is None:
+            continue
+        labels[k], box = found
+        if not p.roles and math.dist((x, y), _nearest(box, x, y)) > 12:
+            lx, ly = _nearest(box, x, y)
+            leaders[k] = (x, y, lx, ly)
+    nodes = []
+    for k, p in enumerate(nb.parties):
+        x, y, _ = pos[k]
+        nodes.append(
+            {
+                "party": p.party,
+                "role": " ".join(p.roles) or "neighbour",
+                "hits": str(p.hits),
+                "controls": str(p.controls),
+                "tip": _tooltip(p),
+                "x": x,
+                "y": y,
+                "r": 15 if p.roles else 8,
+                "fill": p.colour(overall),
+                "cls": "node" + ("" if p.known else " new"),
+                "initial": p.roles[0][0].upper() if p.roles else None,
+                "labels": labels.get(k, []),
+                "leader": leaders.get(k),
+            }
         )
     legend_y = height - 14
-    items = (
+    legend = []
+    x = 12.0
+    for colour, label in (
         (HIGH, f"hit rate ≥ {fmt.pct(HIGH_FACTOR * overall)}"),
         (SOME, "some irregularities"),
         (CLEAN, "controlled, none found"),
         (UNKNOWN, "never controlled"),
-    )
-    x = 12.0
-    for colour, label in items:
-        parts.append(void("circle", cx=x + 6, cy=legend_y - 4, r=6, fill=colour))
-        parts.append(text(x + 16, legend_y, label, class_="legend"))
+    ):
+        legend.append({"x": x, "colour": colour, "label": label})
         x += 30 + 5.6 * len(label)
-    parts.append(
-        void("line", x1=x, x2=x + 22, y1=legend_y - 4, y2=legend_y - 4, class_="edge carrier")
-    )
-    parts.append(text(x + 28, legend_y, "carrier link", class_="legend"))
-    return tag(
-        "svg",
-        parts,
-        viewBox=f"0 0 {width} {height}",
-        width=width,
-        height=height,
-        role="img",
-        aria_label="Party network around the declaration",
-        class_="network",
-        id="network",
-    )
+    return {
+        "width": width,
+        "height": height,
+        "cx": cx,
+        "cy": cy,
+        "edges": edges,
+        "nodes": nodes,
+        "legend": legend,
+        "legend_y": float(legend_y),
+        "carrier_x": x,
+    }
+
+
+def _nearest(box: Box, x: float, y: float) -> tuple[float, float]:
+    """The point of ``box`` nearest to (x, y): where a leader line ends."""
+    return min(max(x, box.x0), box.x1), min(max(y, box.y0), box.y1)
 
 
 def party_ids(ctx: Any, i: int = 0) -> dict[str, str | None]:

@@ -3,8 +3,10 @@
 ``render_explanation(record, scorer)`` renders a stored decision record: score, band and
 decision; the reasons; a waterfall of the tree model's log-odds by reason group; the
 declaration against its baselines; the party network around it with past hits; the
-declaration and its ENS. Inline CSS and inline SVG only: no script, no external asset,
-no link off the page. Every piece of data is HTML-escaped.
+declaration and its ENS. The markup lives in Jinja2 templates (``templates/page.html``
+and the SVG templates it includes), escaped by autoescaping; this module prepares what
+they show. Inline CSS and inline SVG only: no script, no external asset, no link off
+the page.
 
 ``render_explanation_for(declaration, scorer, decision)`` scores a declaration, builds
 the record and renders it (tests, scripts, previews).
@@ -13,6 +15,7 @@ the record and renders it (tests, scripts, previews).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,85 +23,56 @@ import numpy as np
 
 from serving.explain import fmt
 from serving.explain.context import ExplainContext
-from serving.explain.markup import esc, tag
-from serving.explain.network import Neighbourhood, neighbourhood, network_svg, party_ids
+from serving.explain.network import Neighbourhood, neighbourhood, network_view, party_ids
 from serving.explain.reasons import reason_dict, top_groups
 from serving.explain.record import Explained, explain_record, make_record
-from serving.explain.style import CSS
 from serving.explain.tables import (
+    ENS_NOT_SENT,
+    Row,
     baseline_checks,
-    checks_table,
-    declaration_table,
+    declaration_fields,
     ens_tables,
-    parties_table,
+    party_rows,
 )
-from serving.explain.waterfall import steps, waterfall_svg
+from serving.explain.templating import render
+from serving.explain.waterfall import steps, waterfall_view
 
 logger = logging.getLogger("serving.explain")
 
-
-def _card(label: str, value: str, sub: str = "") -> str:
-    """A summary card; ``value`` and ``sub`` are markup (escape data before)."""
-    return tag(
-        "div",
-        [
-            tag("div", esc(label), class_="k"),
-            tag("div", value, class_="v"),
-            tag("div", sub, class_="s"),
-        ],
-        class_="card",
-    )
+ENS_STATUSES = ("filed", "not_filed", "not_sent")
+NETWORK_NOTE = (
+    "Links are declarations lodged before this one (importer–declarant, importer–seller, "
+    "consignee–consignor; dashed: carrier). Records count control results known before this "
+    "declaration. Hover a node for its record."
+)
+NETWORK_LEAD = (
+    "The declaration's parties and up to 20 of their trading partners, as known before it."
+)
 
 
-def summary(record: dict[str, Any], scorer: Any) -> str:
-    """Score, band, risk type, expected revenue and the control decision."""
+def summary(record: dict[str, Any], scorer: Any) -> dict[str, Any]:
+    """Score, band, risk type, expected revenue and the control decision, as shown."""
     score = record.get("score")
     band = str(record.get("risk_band") or "unknown")
     bands = getattr(scorer, "bands", {}) or {}
-    thresholds = ", ".join(f"{k} ≥ {fmt.number(v, 2)}" for k, v in bands.items())
     decision = record.get("decision") or {}
-    selected = decision.get("selected")
-    verdict = (
-        tag("span", "Selected", class_="selected")
-        if selected
-        else tag("span", "Not selected", class_="not-selected")
-        if selected is not None
-        else "n/a"
-    )
     propensity = decision.get("propensity")
-    basis = f"basis: {esc(decision.get('basis') or 'n/a')}"
+    basis = f"basis: {decision.get('basis') or 'n/a'}"
     if fmt.finite(propensity):
-        basis += f" · propensity {esc(fmt.pct(propensity))}"
+        basis += f" · propensity {fmt.pct(propensity)}"
     threshold = decision.get("threshold")
     if fmt.finite(threshold):
-        basis += f" · threshold {esc(fmt.number(threshold, 3))}"
-    return tag(
-        "div",
-        [
-            _card(
-                "Risk score",
-                esc(fmt.pct(score) if fmt.finite(score) else "n/a"),
-                "calibrated probability of an irregularity",
-            ),
-            _card("Risk band", tag("span", esc(band), class_=f"band {esc(band)}"), esc(thresholds)),
-            _card(
-                "Likely risk type",
-                esc(
-                    str(
-                        (record.get("likely_risk_type") or record.get("risk_type")) or "n/a"
-                    ).replace("_", " ")
-                ),
-                "most probable type if irregular",
-            ),
-            _card(
-                "Expected revenue",
-                esc(fmt.eur(record.get("expected_revenue"))),
-                "duty and VAT expected to be recovered",
-            ),
-            _card("Control decision", verdict, basis),
-        ],
-        class_="cards",
-    )
+        basis += f" · threshold {fmt.number(threshold, 3)}"
+    risk_type = (record.get("likely_risk_type") or record.get("risk_type")) or "n/a"
+    return {
+        "score": fmt.pct(score) if fmt.finite(score) else "n/a",
+        "band": band,
+        "thresholds": ", ".join(f"{k} ≥ {fmt.number(v, 2)}" for k, v in bands.items()),
+        "risk_type": str(risk_type).replace("_", " "),
+        "revenue": fmt.eur(record.get("expected_revenue")),
+        "selected": decision.get("selected"),
+        "basis": basis,
+    }
 
 
 def _reasons(record: dict[str, Any], ex: Explained) -> list[dict[str, Any]]:
@@ -110,150 +84,124 @@ def _reasons(record: dict[str, Any], ex: Explained) -> list[dict[str, Any]]:
     return [reason_dict(ex.ctx, 0, reason, total, col) for reason, total, col in rows[0]]
 
 
-def reasons_list(reasons: list[dict[str, Any]]) -> str:
-    """The numbered reasons: code, text, family, contribution."""
-    if not reasons:
-        return tag("p", "No factor raised this score above the average declaration.", class_="lead")
-    items = []
+def reason_items(reasons: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The numbered reasons as shown: code, text, family and feature, contribution."""
+    out = []
     for r in reasons:
         contribution = r.get("contribution")
-        items.append(
-            tag(
-                "li",
-                [
-                    tag("span", esc(r.get("code", "")), class_="code"),
-                    tag(
-                        "span",
-                        esc(r.get("text", ""))
-                        + tag(
-                            "span",
-                            esc(f"{r.get('family', '')} · feature {r.get('feature', '')}"),
-                            class_="fam",
-                        ),
-                        class_="reason-text",
-                    ),
-                    tag(
-                        "span",
-                        esc(fmt.log_odds(contribution) if fmt.finite(contribution) else ""),
-                        class_="contrib",
-                    ),
-                ],
-            )
+        out.append(
+            {
+                "code": str(r.get("code", "")),
+                "text": str(r.get("text", "")),
+                "family": f"{r.get('family', '')} · feature {r.get('feature', '')}",
+                "contribution": fmt.log_odds(contribution) if fmt.finite(contribution) else "",
+            }
         )
-    return tag("ol", items, class_="reasons")
+    return out
 
 
-def _section(title: str, lead: str, body: str, ident: str) -> str:
-    return tag(
-        "section",
-        [tag("h2", esc(title)), tag("p", esc(lead), class_="lead") if lead else "", body],
-        id=ident,
-    )
-
-
-def _flagged_table(nb: Neighbourhood | None, limit: int = 10) -> str:
+def flagged_rows(nb: Neighbourhood | None) -> list[Row]:
     """The parties shown with past irregularities, most hits first."""
     flagged = sorted(
         (p for p in (nb.parties if nb else []) if p.hits > 0), key=lambda p: (-p.hits, p.party)
     )
-    if not flagged:
-        return tag("p", "None among the parties shown.", class_="lead")
-    head = tag("tr", [tag("th", h) for h in ("Party", "Role", "Irregularities / controls")])
-    rows = [
-        tag(
-            "tr",
+    return [
+        Row(
             [
-                tag("td", esc(p.party)),
-                tag("td", esc(" / ".join(p.roles) or "linked")),
-                tag("td", esc(f"{fmt.count(p.hits)} / {fmt.count(p.controls)}"), class_="num"),
+                p.party,
+                " / ".join(p.roles) or "linked",
+                f"{fmt.count(p.hits)} / {fmt.count(p.controls)}",
             ],
-            class_="flag" if p.roles else None,
+            bool(p.roles),
         )
-        for p in flagged[:limit]
+        for p in flagged
     ]
-    out = tag("table", [tag("thead", head), tag("tbody", rows)], class_="grid small")
-    if len(flagged) > limit:
-        out += tag("p", esc(f"and {len(flagged) - limit} more in the network"), class_="lead")
-    return out
 
 
-NETWORK_NOTE = (
-    "Links are declarations lodged before this one (importer–declarant, importer–seller, "
-    "consignee–consignor; dashed: carrier). Records count control results known before this "
-    "declaration. Hover a node for its record."
-)
+@dataclass
+class NetworkSection:
+    """What the party network section shows; ``message`` alone when there is no network."""
+
+    message: str = ""
+    lead: str = ""
+    svg: dict[str, Any] | None = None
+    flagged: list[Row] = field(default_factory=list)
+    flagged_more: str = ""
+    note: str = NETWORK_NOTE
+    parties: list[Row] = field(default_factory=list)
 
 
-def network_section(ex: Explained, scorer: Any) -> str:
-    """The party network SVG, its parties with past hits, and the parties table."""
+def network_section(ex: Explained, scorer: Any, limit: int = 10) -> NetworkSection:
+    """The party network drawing, its parties with past hits, and the parties table."""
     graph = next((b for b in scorer.pipeline.blocks if getattr(b, "name", "") == "graph"), None)
     ctx: ExplainContext = ex.ctx
     if graph is None or ctx.time[0] < 0:
-        body = tag("p", "No party network available for this model or declaration.", class_="lead")
-        return _section("Party network", "", body, "network-section")
+        return NetworkSection(message="No party network available for this model or declaration.")
     overall = ctx.x("graph_global_rate", 0)
     nb: Neighbourhood | None = None
+    svg = None
     try:
         nb = neighbourhood(graph, party_ids(ctx), int(ctx.time[0]))
-        svg = network_svg(nb, overall if fmt.finite(overall) else 0.05)
+        svg = network_view(nb, overall if fmt.finite(overall) else 0.05)
     except Exception as exc:  # never lose the page over the drawing
         logger.warning("explanation: network unavailable (%s)", exc)
-        svg = tag("p", "Party network unavailable.", class_="lead")
-    side = [
-        tag("h3", "Parties with past irregularities"),
-        _flagged_table(nb),
-        tag("p", esc(NETWORK_NOTE), class_="lead"),
-    ]
-    body = tag("div", [tag("div", svg, class_="chart"), tag("div", side)], class_="net")
-    body += tag("h3", "The declaration's parties") + parties_table(ctx)
-    lead = "The declaration's parties and up to 20 of their trading partners, as known before it."
-    return _section("Party network", lead, body, "network-section")
+    flagged = flagged_rows(nb)
+    more = f"and {len(flagged) - limit} more in the network" if len(flagged) > limit else ""
+    return NetworkSection(
+        lead=NETWORK_LEAD,
+        svg=svg,
+        flagged=flagged[:limit],
+        flagged_more=more,
+        parties=party_rows(ctx),
+    )
 
 
-def footer(record: dict[str, Any], scorer: Any) -> str:
+def ens_status(record: dict[str, Any], declaration: dict[str, Any]) -> str | None:
+    """``filed``, ``not_filed`` or ``not_sent``: the record's own ``ens_status`` field when
+    it has one (top level or in its decision), else ``not_sent`` for a declaration that
+    names an ENS without embedding it; None when unknown."""
+    decision = record.get("decision") if isinstance(record.get("decision"), dict) else {}
+    for source in (record, decision, declaration):
+        value = source.get("ens_status")
+        if value in ENS_STATUSES:
+            return str(value)
+    if declaration.get("ens_id") and not isinstance(declaration.get("ens"), dict):
+        return "not_sent"
+    return None
+
+
+def footer(record: dict[str, Any], scorer: Any) -> dict[str, Any]:
     """Traceability: decision, declaration, model and bundle identifiers."""
     model = record.get("model") or {}
     manifest = getattr(scorer, "manifest", {}) or {}
-    items = [
-        f"decision {esc(record.get('decision_id'))}",
-        f"declaration {esc(record.get('declaration_id'))}",
-        f"model {esc(model.get('name'))} version {esc(model.get('version'))}"
-        + (f" ({esc(model.get('alias'))})" if model.get("alias") else ""),
-        f"feature spec {tag('code', esc(str(manifest.get('feature_spec_hash', 'n/a'))[:12]))}",
-        f"code {tag('code', esc(str(manifest.get('git_commit', 'n/a'))[:12]))}",
-        f"rendered {esc(datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC'))}",
-    ]
-    return tag("footer", " · ".join(items))
+    return {
+        "decision_id": record.get("decision_id"),
+        "declaration_id": record.get("declaration_id"),
+        "model": model.get("name"),
+        "version": model.get("version"),
+        "alias": model.get("alias"),
+        "spec": str(manifest.get("feature_spec_hash", "n/a"))[:12],
+        "commit": str(manifest.get("git_commit", "n/a"))[:12],
+        "rendered": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
-def render_explanation(
+def page_view(
     record: dict[str, Any], scorer: Any, model_version: str | None = None
-) -> str:
-    """The explanation page of a stored decision record (see the module docstring), made
-    with ``scorer``, the model of version ``model_version`` loaded now."""
+) -> dict[str, Any]:
+    """Everything ``templates/page.html`` shows of a stored decision record."""
     ex = explain_record(record, scorer, model_version)
     reasons = _reasons(record, ex)
     declaration = record.get("declaration") if isinstance(record.get("declaration"), dict) else {}
     model = record.get("model") or {}
-    decl_id = record.get("declaration_id") or declaration.get("declaration_id") or "unknown"
+    status = ens_status(record, declaration)
     meta = (
-        f"decision {esc(record.get('decision_id', 'n/a'))}"
-        f" · received {esc(fmt.when(record.get('received_at') or record.get('decided_at')))}"
-        f" · model {esc(model.get('name', 'n/a'))} version {esc(model.get('version', 'n/a'))}"
-        + (f" ({esc(model.get('alias'))})" if model.get("alias") else "")
+        f"decision {record.get('decision_id', 'n/a')}"
+        f" · received {fmt.when(record.get('received_at') or record.get('decided_at'))}"
+        f" · model {model.get('name', 'n/a')} version {model.get('version', 'n/a')}"
+        + (f" ({model.get('alias')})" if model.get("alias") else "")
     )
-    header = tag(
-        "header",
-        [
-            tag("h1", esc(f"Risk explanation · declaration {decl_id}")),
-            tag("div", meta, class_="meta"),
-        ],
-        class_="top",
-    )
-    notes = tag("div", "<br>".join(esc(n) for n in ex.notes), class_="notes") if ex.notes else ""
     texts = {r.get("code"): r.get("text") for r in reasons}
-    bars = steps(ex.contributions, ex.names, ex.base, texts)
-    chart = tag("div", waterfall_svg(bars), class_="chart")
     chart_lead = (
         f"TreeSHAP contributions of the tree model, summed by reason code: from the average "
         f"declaration ({ex.base:.2f} log-odds) to this one ({ex.final:.2f}, i.e. "
@@ -261,48 +209,31 @@ def render_explanation(
         f"blue away. The risk score above blends these trees with the network model."
     )
     has_inputs = "importer" in ex.ctx.text
-    checks = (
-        checks_table(baseline_checks(ex.ctx))
-        if has_inputs
-        else tag("p", "Declaration unavailable.", class_="lead")
-    )
-    ens = ens_tables(declaration) or tag("p", "No ENS embedded.", class_="lead")
-    decl_body = declaration_table(declaration) + tag("h3", "Entry summary declaration (ENS)") + ens
-    main = tag(
-        "main",
-        [
-            notes,
-            tag("section", summary(record, scorer), id="summary"),
-            _section(
-                "Why this score",
-                "The main factors that raised the score, with the numbers behind them.",
-                reasons_list(reasons),
-                "reasons",
-            ),
-            _section("Score breakdown", chart_lead, chart, "waterfall-section"),
-            _section(
-                "Declaration against its baselines",
-                "Baselines are those the model used, as of the declaration's date (earlier"
-                " declarations only). Highlighted rows stand out.",
-                checks,
-                "baselines",
-            ),
-            network_section(ex, scorer) if has_inputs else "",
-            _section("Declaration and ENS", "", decl_body, "declaration"),
-            footer(record, scorer),
-        ],
-    )
-    head = tag(
-        "head",
-        [
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            '<meta name="referrer" content="no-referrer">',
-            tag("title", esc(f"Explanation · {decl_id}")),
-            tag("style", CSS),
-        ],
-    )
-    return "<!DOCTYPE html>\n" + tag("html", [head, tag("body", [header, main])], lang="en") + "\n"
+    return {
+        "declaration_id": record.get("declaration_id")
+        or declaration.get("declaration_id")
+        or "unknown",
+        "meta": meta,
+        "notes": ex.notes,
+        "summary": summary(record, scorer),
+        "reasons": reason_items(reasons),
+        "chart_lead": chart_lead,
+        "waterfall": waterfall_view(steps(ex.contributions, ex.names, ex.base, texts)),
+        "checks": baseline_checks(ex.ctx, status) if has_inputs else None,
+        "network": network_section(ex, scorer) if has_inputs else None,
+        "fields": declaration_fields(declaration),
+        "ens": ens_tables(declaration),
+        "ens_line": ENS_NOT_SENT if status == "not_sent" else "",
+        "footer": footer(record, scorer),
+    }
+
+
+def render_explanation(
+    record: dict[str, Any], scorer: Any, model_version: str | None = None
+) -> str:
+    """The explanation page of a stored decision record (see the module docstring), made
+    with ``scorer``, the model of version ``model_version`` loaded now."""
+    return render("page.html", page=page_view(record, scorer, model_version))
 
 
 def render_explanation_for(

@@ -1,7 +1,8 @@
 """The page's tables: the declaration against its baselines, its parties, its raw fields.
 
 Every number comes from the explanation context (the fitted state as of the
-declaration's time) or the declaration itself; every cell is escaped.
+declaration's time) or the declaration itself. These functions return rows of plain
+texts; ``templates/page.html`` lays them out (and escapes every cell).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 
 from serving.explain import fmt
 from serving.explain.context import ExplainContext
-from serving.explain.markup import esc, tag
 from serving.explain.texts import compare, kind_label
 
 
@@ -25,6 +25,21 @@ class Check:
     baseline: str
     difference: str
     flag: bool = False
+
+    @property
+    def cells(self) -> list[str]:
+        return [self.check, self.declared, self.baseline, self.difference]
+
+
+@dataclass(frozen=True)
+class Row:
+    """A table row's cells and whether it is highlighted."""
+
+    cells: list[str]
+    flag: bool = False
+
+
+ENS_NOT_SENT = "ENS referenced but not sent: ENS features unknown, not evidence"
 
 
 def _unit_checks(ctx: ExplainContext, per: str, kinds: tuple[str, ...]) -> list[Check]:
@@ -145,7 +160,9 @@ def _route_checks(ctx: ExplainContext) -> list[Check]:
     return out
 
 
-def _filing_checks(ctx: ExplainContext) -> list[Check]:
+def _filing_checks(ctx: ExplainContext, ens_status: str | None = None) -> list[Check]:
+    if ens_status == "not_sent":
+        return [Check("Entry summary declaration (ENS)", ENS_NOT_SENT, "", "")]
     if ctx.s("filing", 0) is None:
         return [
             Check(
@@ -206,8 +223,9 @@ def _filing_checks(ctx: ExplainContext) -> list[Check]:
     return out
 
 
-def baseline_checks(ctx: ExplainContext) -> list[Check]:
-    """Every row of the declaration-vs-baselines table."""
+def baseline_checks(ctx: ExplainContext, ens_status: str | None = None) -> list[Check]:
+    """Every row of the declaration-vs-baselines table (``ens_status``: ``filed``,
+    ``not_filed`` or ``not_sent``; an ENS not sent is shown as unknown, not as missing)."""
     value = ctx.x("value", 0)
     mass = ctx.x("mass", 0)
     rows = [Check("Customs value / net mass", f"{fmt.eur(value)} / {fmt.number(mass)} kg", "", "")]
@@ -216,54 +234,12 @@ def baseline_checks(ctx: ExplainContext) -> list[Check]:
         rows += _unit_checks(ctx, "unit", ("hs6",))
     rows += _duty_checks(ctx)
     rows += _route_checks(ctx)
-    rows += _filing_checks(ctx)
+    rows += _filing_checks(ctx, ens_status)
     return rows
 
 
-def checks_table(rows: list[Check]) -> str:
-    """The baselines table."""
-    head = tag(
-        "tr",
-        [
-            tag("th", h)
-            for h in ("Check", "This declaration", "Baseline (as of its date)", "Difference")
-        ],
-    )
-    body = [
-        tag(
-            "tr",
-            [
-                tag("td", esc(r.check)),
-                tag("td", esc(r.declared), class_="num"),
-                tag("td", esc(r.baseline), class_="num"),
-                tag("td", esc(r.difference), class_="num"),
-            ],
-            class_="flag" if r.flag else None,
-        )
-        for r in rows
-    ]
-    return tag("table", [tag("thead", head), tag("tbody", body)], class_="grid checks")
-
-
-def parties_table(ctx: ExplainContext) -> str:
+def party_rows(ctx: ExplainContext) -> list[Row]:
     """The declaration's parties: AEO, activity, control record, network distance."""
-    head = tag(
-        "tr",
-        [
-            tag("th", h)
-            for h in (
-                "Role",
-                "Party",
-                "AEO",
-                "First seen",
-                "Declarations 30 d / 365 d",
-                "Controls",
-                "Irregularities",
-                "Smoothed hit rate",
-                "Steps to an offender",
-            )
-        ],
-    )
     rows = []
     for role in ("importer", "declarant", "seller", "carrier"):
         pid = ctx.s(role, 0)
@@ -287,14 +263,8 @@ def parties_table(ctx: ExplainContext) -> str:
             else (f"more than {ctx.max_distance}" if dist > ctx.max_distance else fmt.count(dist)),
         ]
         hits = f(f"{role}__hits", 0)
-        rows.append(
-            tag(
-                "tr",
-                [tag("td", esc(c), class_=None if j < 2 else "num") for j, c in enumerate(cells)],
-                class_="flag" if fmt.finite(hits) and hits > 0 else None,
-            )
-        )
-    return tag("table", [tag("thead", head), tag("tbody", rows)], class_="grid parties")
+        rows.append(Row(cells, bool(fmt.finite(hits) and hits > 0)))
+    return rows
 
 
 PREFERRED = (
@@ -340,21 +310,18 @@ def _cell(value: Any, key: str = "") -> str:
     return str(value)
 
 
-def declaration_table(declaration: dict[str, Any]) -> str:
-    """All scalar fields of the declaration (preferred order first), in two side-by-side
-    field lists."""
+def declaration_fields(declaration: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """All scalar fields of the declaration (preferred order first) as (label, value),
+    in two halves shown side by side."""
     keys = [k for k in PREFERRED if k in declaration]
     keys += sorted(k for k in declaration if k not in PREFERRED and k != "ens")
     rows = [
-        tag("tr", [tag("th", esc(k.replace("_", " "))), tag("td", esc(_cell(declaration[k], k)))])
+        (k.replace("_", " "), _cell(declaration[k], k))
         for k in keys
         if not isinstance(declaration[k], (dict, list))
     ]
     half = (len(rows) + 1) // 2
-    halves = [
-        tag("table", tag("tbody", part), class_="fields") for part in (rows[:half], rows[half:])
-    ]
-    return tag("div", halves, class_="two")
+    return [rows[:half], rows[half:]]
 
 
 ENS_COLUMNS = (
@@ -379,23 +346,34 @@ ITEM_COLUMNS = (
 )
 
 
-def _list_table(rows: list[Any], columns: tuple[str, ...]) -> str:
+@dataclass(frozen=True)
+class Table:
+    """A titled table: column headers and rows of cells."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+def _list_table(title: str, rows: list[Any], columns: tuple[str, ...]) -> Table:
     dicts = [r for r in rows if isinstance(r, dict)]
     cols = [c for c in columns if any(c in r for r in dicts)]
-    head = tag("tr", [tag("th", esc(c.replace("_", " "))) for c in cols])
-    body = [tag("tr", [tag("td", esc(_cell(r.get(c), c))) for c in cols]) for r in dicts]
-    return tag("table", [tag("thead", head), tag("tbody", body)], class_="grid small")
+    return Table(
+        title,
+        [c.replace("_", " ") for c in cols],
+        [[_cell(r.get(c), c) for c in cols] for r in dicts],
+    )
 
 
-def ens_tables(declaration: dict[str, Any]) -> str:
+def ens_tables(declaration: dict[str, Any]) -> list[Table]:
     """The embedded ENS: its versions and goods items; empty when none."""
     ens = declaration.get("ens")
     if not isinstance(ens, dict):
-        return ""
+        return []
     versions, items = ens.get("versions") or [], ens.get("items") or []
-    parts = []
+    out = []
     if versions:
-        parts.append(tag("h3", "Versions") + _list_table(versions, ENS_COLUMNS))
+        out.append(_list_table("Versions", versions, ENS_COLUMNS))
     if items:
-        parts.append(tag("h3", "Goods items") + _list_table(items, ITEM_COLUMNS))
-    return "".join(parts)
+        out.append(_list_table("Goods items", items, ITEM_COLUMNS))
+    return out

@@ -5,18 +5,20 @@ training data) plus the contributions of every feature. Features are summed by r
 code (``models.reasons``); the largest groups by size get a bar each, the rest one
 "other" bar, so the bars always add up to the final log-odds. Every bar carries its
 value in ``data-value`` (``data-kind`` base / contribution / final) for checks.
+``waterfall_view`` computes the chart's geometry; ``templates/waterfall.svg`` draws it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from models.reasons import grouping
 from serving.explain import fmt
-from serving.explain.markup import clip, tag, text, title, void
+from serving.explain.fmt import clip
 
 SHORT_LABEL = {
     "VAL-UNIT": "Unit value",
@@ -136,8 +138,9 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def waterfall_svg(bars: list[Step], width: int = 1100) -> str:
-    """Horizontal waterfall: one row per step, labelled, with connectors and a log-odds axis."""
+def waterfall_view(bars: list[Step], width: int = 1100) -> dict[str, Any]:
+    """The geometry of the horizontal waterfall (``templates/waterfall.svg`` draws it): one
+    row per step, labelled, with connectors and a log-odds axis."""
     row, top, left, right = 34, 46, 360, 90
     height = top + row * len(bars) + 16
     values = [0.0] + [b.start for b in bars] + [b.end for b in bars]
@@ -149,18 +152,8 @@ def waterfall_svg(bars: list[Step], width: int = 1100) -> str:
     def sx(v: float) -> float:
         return x0 + (v - lo) / (hi - lo) * (x1 - x0)
 
-    parts = [void("rect", x=0, y=0, width=width, height=height, fill="#ffffff")]
-    for t in _ticks(lo, hi):
-        x = sx(t)
-        parts.append(void("line", x1=x, x2=x, y1=top - 8, y2=height - 12, class_="grid"))
-        parts.append(text(x, top - 26, f"{t:g}", class_="tick", text_anchor="middle"))
-        parts.append(
-            text(x, top - 13, fmt.pct(_sigmoid(t)), class_="tick sub", text_anchor="middle")
-        )
-    parts.append(text(x0 - 12, top - 26, "log-odds", class_="tick", text_anchor="end"))
-    parts.append(text(x0 - 12, top - 13, "probability", class_="tick sub", text_anchor="end"))
-    zero = sx(0.0)
-    parts.append(void("line", x1=zero, x2=zero, y1=top - 8, y2=height - 12, class_="zero"))
+    ticks = [{"x": sx(t), "label": f"{t:g}", "sub": fmt.pct(_sigmoid(t))} for t in _ticks(lo, hi)]
+    shown_bars = []
     for k, bar in enumerate(bars):
         y = top + k * row
         a, b = sorted((sx(bar.start), sx(bar.end)))
@@ -173,56 +166,43 @@ def waterfall_svg(bars: list[Step], width: int = 1100) -> str:
             if bar.value > 0
             else DOWN
         )
-        label = tag(
-            "g",
-            [
-                text(
-                    12,
-                    y + 14,
-                    clip(bar.label, 44),
-                    class_="label" + (" strong" if bar.kind != "contribution" else ""),
-                ),
-                text(
-                    12,
-                    y + 27,
-                    clip(
-                        f"{bar.code} · {bar.detail}" if bar.kind == "contribution" else bar.detail,
-                        58,
-                    ),
-                    class_="detail",
-                ),
-            ],
-        )
-        rect = void(
-            "rect",
-            x=a,
-            y=y + 6,
-            width=max(b - a, 1.5),
-            height=20,
-            rx=2,
-            fill=colour,
-            class_="bar",
-            data_kind=bar.kind,
-            data_code=bar.code,
-            data_value=f"{bar.value:.6f}",
-        )
         shown = fmt.log_odds(bar.value) if bar.kind == "contribution" else f"{bar.value:.2f}"
         if bar.kind == "final":
             shown += f"  (p = {fmt.pct(_sigmoid(bar.value))})"
-        value = text(b + 6, y + 21, shown, class_="value")
-        tip = title(f"{bar.label}: {shown}" + (f" — {bar.hint}" if bar.hint else ""))
-        parts.append(tag("g", [tip, label, rect, value], class_="step"))
+        detail = f"{bar.code} · {bar.detail}" if bar.kind == "contribution" else bar.detail
+        link = None
         if k + 1 < len(bars) and bars[k + 1].kind == "contribution":
-            x = sx(bar.end)
-            parts.append(void("line", x1=x, x2=x, y1=y + 26, y2=y + row + 6, class_="link"))
-    return tag(
-        "svg",
-        parts,
-        viewBox=f"0 0 {width} {height}",
-        width=width,
-        height=height,
-        role="img",
-        aria_label="Waterfall of the tree model's log-odds by reason group",
-        class_="waterfall",
-        id="waterfall",
-    )
+            link = {"x": sx(bar.end), "y1": float(y + 26), "y2": float(y + row + 6)}
+        shown_bars.append(
+            {
+                "label": clip(bar.label, 44),
+                "label_class": "label" + (" strong" if bar.kind != "contribution" else ""),
+                "label_y": float(y + 14),
+                "detail": clip(detail, 58),
+                "detail_y": float(y + 27),
+                "x": a,
+                "y": float(y + 6),
+                "width": max(b - a, 1.5),
+                "colour": colour,
+                "kind": bar.kind,
+                "code": bar.code,
+                "data_value": f"{bar.value:.6f}",
+                "shown": shown,
+                "value_x": b + 6,
+                "value_y": float(y + 21),
+                "tip": f"{bar.label}: {shown}" + (f" — {bar.hint}" if bar.hint else ""),
+                "link": link,
+            }
+        )
+    return {
+        "width": width,
+        "height": height,
+        "ticks": ticks,
+        "tick_y": float(top - 26),
+        "sub_y": float(top - 13),
+        "axis_x": float(x0 - 12),
+        "grid_top": top - 8,
+        "grid_bottom": height - 12,
+        "zero": sx(0.0),
+        "bars": shown_bars,
+    }
