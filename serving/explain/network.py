@@ -360,6 +360,10 @@ def _neighbour_candidates(
         for extra in (16.0, 30.0, 44.0):
             ex, ey = x + extra * math.cos(angle), y + extra * math.sin(angle)
             out.append(one(ex + 4 * side, ey + 4, anchor))
+        # A crowded sector: a column of labels beside the node, stacked up and down.
+        for step in range(1, 9):
+            for dy in (step * LINE, -step * LINE):
+                out.append(one(x + (14 + 2 * step) * side, y + 4 + dy, anchor))
     return out
 
 

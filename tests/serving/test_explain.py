@@ -376,3 +376,51 @@ def test_neighbourhood_matches_a_brute_force_walk(record: dict, ew: ExplainWorld
     assert len(small.parties) - 1 == min(5, len(expected))
     if len(expected) > 5:
         assert small.hidden[0] == len(expected) - 5
+
+
+SCRIPT = '<script>alert("x")</script>'
+
+
+def _inject(value: Any) -> Any:
+    """``value`` with ``SCRIPT`` appended to every text in it (dicts and lists walked)."""
+    if isinstance(value, str):
+        return value + SCRIPT
+    if isinstance(value, dict):
+        return {k: _inject(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_inject(v) for v in value]
+    return value
+
+
+def test_script_in_every_text_field_is_escaped(record: dict, ew: ExplainWorld) -> None:
+    declaration = _inject(record["declaration"])
+    texts = [k for k, v in declaration.items() if isinstance(v, str)]
+    assert {"importer_id", "hs_code", "origin_country", "description"} <= set(texts)
+    assert declaration["ens"]["versions"], "the ENS is injected too"
+    injected = dict(
+        _inject({k: v for k, v in record.items() if k not in ("features", "contributions")}),
+        declaration=declaration,
+    )
+    page = render_explanation(injected, ew.scorer)
+    tags = parse(page)
+    assert "script" not in {t for t, _ in tags.tags}
+    assert "<script" not in page.lower()
+    escaped = page.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;")
+    assert escaped >= len(texts), escaped  # each field shown, escaped, at least once
+    assert "".join(tags.text).count(SCRIPT) >= len(texts)  # and reads as the text it was
+
+
+def test_ens_referenced_but_not_sent_is_not_evidence(record: dict, ew: ExplainWorld) -> None:
+    line = "ENS referenced but not sent: ENS features unknown, not evidence"
+    declaration = {k: v for k, v in record["declaration"].items() if k != "ens"}
+    assert declaration.get("ens_id")
+    missing = dict(record, declaration=declaration, reasons=None)
+    page = render_explanation(missing, ew.scorer)
+    text = " ".join(" ".join(parse(page).text).split())
+    assert text.count(line) == 2  # in the baselines table and in the ENS section
+    assert "none filed before the declaration" not in text
+    # The record's own status wins: looked up by the service, or truly not filed.
+    assert line not in render_explanation(dict(missing, ens_status="filed"), ew.scorer)
+    assert line not in render_explanation(record, ew.scorer)
+    stated = dict(record, decision=dict(record["decision"], ens_status="not_sent"))
+    assert line in render_explanation(stated, ew.scorer)
