@@ -21,7 +21,8 @@ from serving.lifecycle import start_polling
 from serving.metrics import Metrics
 from serving.middleware import RequestMiddleware
 from serving.model_holder import LoadedModel
-from serving.routes import admin, consignments, controls, score, system
+from serving.routes import admin, consignments, controls, login, score, system
+from serving.sessions import Sessions
 from serving.settings import ServingSettings
 from serving.state import close_state, open_state
 
@@ -59,11 +60,13 @@ def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> F
     )
     app.state.metrics = metrics
     app.state.keys = KeyRing.from_settings(settings)
+    app.state.sessions = Sessions.from_settings(settings)
     app.state.serving = None
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     errors.install(app)
     for module in (score, consignments, controls, admin, system):
         app.include_router(module.router)
+    login.install(app)  # browser sign-in for the explanation pages (serving.sessions)
     return app
 
 

@@ -48,6 +48,20 @@ class KeyRing:
     def __len__(self) -> int:
         return len(self._digests)
 
+    def identify(self, key: str) -> tuple[str, Role] | None:
+        """The stored digest of ``key`` and its role, or None (constant time, as ``role_of``)."""
+        digest = hash_key(key, self._pepper)
+        found = None
+        for stored, role in self._digests:
+            if hmac.compare_digest(stored, digest):
+                found = (stored, role)
+        return found
+
+    def entries(self) -> tuple[tuple[str, Role], ...]:
+        """Every stored (digest, role): what browser sessions (``serving.sessions``) are
+        checked against, so a session ends when its key is removed."""
+        return self._digests
+
     def role_of(self, key: str) -> Role | None:
         """The role of ``key``, or None; compares with every digest in constant time."""
         digest = hash_key(key, self._pepper)

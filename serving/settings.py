@@ -81,6 +81,12 @@ class ServingSettings(BaseSettings):
     api_key_pepper: SecretStr = SecretStr("")
     api_key_hashes: dict[str, Role] = Field(default_factory=dict, repr=False)
     api_keys: dict[str, Role] = Field(default_factory=dict, repr=False)
+    # Browser sessions for the explanation pages (serving.sessions): officers sign in at
+    # /login with their key and get a signed cookie lasting this long. The cookie is signed
+    # with session_secret, or when empty with a key derived from api_key_pepper (the same
+    # in every worker process and across restarts).
+    session_secret: SecretStr = SecretStr("")
+    session_ttl_s: int = Field(8 * 3600, ge=60, le=7 * 24 * 3600)
     # Server.
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from serving.auth import Analyst
 from serving.deps import ModelDep, StateDep
 from serving.schemas import DecisionRecordOut, ErrorOut
+from serving.sessions import AnalystPage
 
 router = APIRouter(prefix="/v1/consignments", tags=["consignments"])
 DeclarationId = Annotated[
@@ -58,9 +59,10 @@ async def _record(state: StateDep, declaration_id: str) -> dict[str, Any]:
     },
 )
 async def explanation(
-    declaration_id: DeclarationId, state: StateDep, model: ModelDep, _role: Analyst
+    declaration_id: DeclarationId, state: StateDep, model: ModelDep, _role: AnalystPage
 ) -> HTMLResponse:
-    """An officer-readable page explaining the latest decision on the declaration."""
+    """An officer-readable page explaining the latest decision on the declaration. Opened
+    with an analyst key in ``X-API-Key``, or in a browser after signing in at ``/login``."""
     try:
         render = importlib.import_module("serving.explain").render_explanation
     except (ImportError, AttributeError):
