@@ -297,3 +297,13 @@ def difference(
     dz = z1 - z0
     half = _z(level) * float(np.sqrt(max(float((vw * dz * dz).sum()), 0.0)))
     return Estimate(float(value), float(value - half), float(value + half), quantity)
+
+
+def as_metrics(estimates: dict[str, Estimate], prefix: str = "ips_") -> dict[str, float]:
+    """Flat metrics for MLflow: "precision@5" -> ``{prefix}precision_at_5`` with ``_low``
+    and ``_high`` beside it."""
+    out: dict[str, float] = {}
+    for key, e in estimates.items():
+        name = prefix + key.replace("@", "_at_")
+        out.update({name: e.value, f"{name}_low": e.low, f"{name}_high": e.high})
+    return out

@@ -49,6 +49,7 @@ from models.train_network import NetworkConfig, NetworkData, predict_network, tr
 from training import plots
 from training.dataset import Labelled, label_declarations
 from training.drift import psi_summary, psi_table
+from training.evaluate import traffic_estimates
 from training.groups import GroupSelection, group_of, model_groups, select_groups
 from training.refit import Models, refit_models
 from training.report import EvaluationWindow, unweighted_calibration_check, window_report
@@ -263,6 +264,16 @@ def train(
         test_traffic = _traffic_scores(evaluated, served["test"].x, codes_all[served["test"].rows])
         metrics["test_blend_mean_score_traffic"] = float(test_traffic.mean())
         metrics["rows_test_traffic"] = float(len(test_traffic))
+        test_mask = lab.mask("test")
+        unbiased = traffic_estimates(
+            test_traffic,
+            served["test"].rows,
+            rows["test"],
+            lab.y[test_mask],
+            lab.revenue[test_mask],
+            lab.propensity[test_mask],
+        )
+        metrics.update({f"test_blend_{k}": v for k, v in unbiased.items()})
         psi = psi_table(
             names,
             x_all[window == "train"],
