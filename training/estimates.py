@@ -307,3 +307,25 @@ def as_metrics(estimates: dict[str, Estimate], prefix: str = "ips_") -> dict[str
         name = prefix + key.replace("@", "_at_")
         out.update({name: e.value, f"{name}_low": e.low, f"{name}_high": e.high})
     return out
+
+
+def selection_recall(
+    selected: np.ndarray,
+    hit: np.ndarray,
+    controlled: np.ndarray,
+    propensity: np.ndarray,
+    level: float = 0.95,
+    quantity: str = "",
+) -> Estimate:
+    """Share of the control-detectable irregular rows that a given selection holds (e.g.
+    the model arm's picks among AEO declarations), IPS with the interval of ``_share``.
+    Selected rows must be controlled for the estimate to be unbiased (a pending result
+    counts as no hit)."""
+    n = len(selected)
+    zeros = np.zeros(n)
+    y, _, controlled, p = _check(n, hit, controlled, propensity, zeros)
+    quantity = quantity or (
+        f"share of the control-detectable irregular declarations ({n:,}) that the selection"
+        f" holds ({DETECTION_NOTE})"
+    )
+    return _share(np.asarray(selected, dtype=bool), _sample(y, controlled, p, 1.0), level, quantity)

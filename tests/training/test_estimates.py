@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from models.metrics import top_k
-from training.estimates import Estimate, budget_estimates, difference
+from training.estimates import Estimate, budget_estimates, difference, selection_recall
 
 SEEDS = 240
 N = 20_000
@@ -179,3 +179,18 @@ def test_bad_inputs_are_refused_with_what_is_wrong() -> None:
         budget_estimates(w.scores, hit[:10], w.controlled, w.propensity, revenue)
     with pytest.raises(ValueError, match="unknown metric"):
         difference(w.scores, w.other, hit, w.controlled, w.propensity, revenue, "auc")
+
+
+def test_selection_recall_is_the_model_arms_share_of_what_controls_would_find() -> None:
+    errors, covered = [], []
+    for seed in range(200):
+        w = simulate(seed)
+        hit, _ = _observed(w)
+        arm = w.propensity == 1.0
+        e = selection_recall(arm, hit, w.controlled, w.propensity)
+        true = w.hit[arm].sum() / w.hit.sum()
+        errors.append(e.value - true)
+        covered.append(e.low <= true <= e.high)
+    errors_ = np.array(errors)
+    assert abs(errors_.mean()) < _tolerance(errors_)
+    assert 0.90 <= np.mean(covered) <= 0.995
