@@ -549,3 +549,65 @@ def report(
         "rates are what controls find (detection below 1); intervals 95% (binomial, or IPS"
         f" over controls of known propensity)\n-> {csv}\n-> {png}"
     )
+
+
+@app.command()
+def drift(
+    model: Annotated[
+        str | None,
+        typer.Option(help="Bundle path or models:/ URI (default: the serving default, champion)."),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day (YYYY-MM-DD; default: 7 days ago).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last day, included (default: today, UTC).")
+    ] = None,
+    database: Annotated[
+        Path | None,
+        typer.Option(
+            help="The service's decision log (default: DATA_DIR/serving/decisions.sqlite)."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for drift.csv, .json and .png.")] = Path(
+        "reports"
+    ),
+    top: Annotated[int, typer.Option(help="Features listed and plotted.")] = 10,
+) -> None:
+    """Drift of recent traffic against the model's training data: feature and score PSI,
+    unseen parties and codes."""
+    from datetime import UTC, timedelta
+
+    from serving.registry import RegistryError, resolve
+    from serving.settings import DEFAULT_MODEL_URI
+    from training.drift_report import drift_report
+
+    settings = _settings()
+    last = _parse_date(end) if end else datetime.now(UTC).date()
+    first = _parse_date(start) if start else last - timedelta(days=6)
+    if last < first:
+        _fail(f"--to {last} is before --from {first}")
+    database = database or settings.data_dir / "serving" / "decisions.sqlite"
+    try:
+        found = resolve(
+            model or DEFAULT_MODEL_URI,
+            settings.mlruns_dir,
+            settings.data_dir / "serving" / "models",
+        )
+        result = drift_report(found.directory, database, first, last + timedelta(days=1), out, top)
+    except RegistryError as exc:
+        _fail(str(exc))
+    except (OSError, ValueError) as exc:
+        _fail(_problem(exc, database))
+    s = result.summary
+    typer.echo(f"reference: {s['reference']} ({s['reference_rows']:,} rows)")
+    typer.echo(f"recent: {s['rows']:,} decisions from {first} to {last}")
+    typer.echo(result.table.head(top).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    typer.echo(
+        f"score PSI {s['score_psi']:.3f}; feature PSI max {s['psi_max']:.3f}, mean"
+        f" {s['psi_mean']:.3f}, {s['psi_count_over_0_25']} over 0.25; unseen parties"
+        f" {s['unseen_party_rate']:.3f}, unseen codes {s['unseen_code_rate']:.3f}"
+        " (PSI under 0.1 stable, 0.1-0.25 moved, over 0.25 different)"
+    )
+    for path in result.paths:
+        typer.echo(f"-> {path}")

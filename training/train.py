@@ -41,6 +41,7 @@ from models.bundle import (
     library_versions,
     write_manifest,
 )
+from models.drift import PARTY_COLUMNS, DriftReference
 from models.encoding import CategoryEncoder
 from models.export import export_scorer
 from models.lgbm import TreeConfig, ipw_weights, train_trees
@@ -121,6 +122,32 @@ def _traffic_scores(models: Models, features: np.ndarray, codes: np.ndarray) -> 
     """Blended scores of every given declaration, labelled or not (traffic, as served)."""
     p_net = predict_network(models.net, features, codes)["p"]
     return models.blend.score(models.booster.predict(features), p_net)
+
+
+def drift_reference(
+    names: list[str],
+    x_valid: np.ndarray,
+    valid_scores: np.ndarray,
+    declarations: pd.DataFrame,
+    window: dict[str, str],
+) -> DriftReference:
+    """The bundle's drift reference: the validation window as served and its scores, and
+    the party and code values of every declaration of the training data."""
+    seen = {
+        c: pd.unique(declarations[c].dropna().astype(str))
+        for c in PARTY_COLUMNS
+        if c in declarations
+    }
+    seen["hs6"] = pd.unique(declarations["hs_code"].dropna().astype(str).str[:6])
+    seen["origin_country"] = pd.unique(declarations["origin_country"].dropna().astype(str))
+    return DriftReference.fit(
+        names,
+        x_valid,
+        valid_scores,
+        seen,
+        f"validation window as served ({window['valid_start'][:10]}..{window['test_start'][:10]})"
+        f" scored by the registered model; values seen up to {window['end'][:10]}",
+    )
 
 
 def _part(
@@ -377,6 +404,7 @@ def train(
             "records": records,
             "scores": smoke_scores(bundle, pipeline, encoder, records),
         }
+        drift_reference(names, served["valid"].x, traffic, d, window_times).save(bundle)
         write_manifest(bundle, manifest)
     with timed("plots"):
         plot_dir = work / "plots"
