@@ -194,3 +194,18 @@ def test_selection_recall_is_the_model_arms_share_of_what_controls_would_find() 
     errors_ = np.array(errors)
     assert abs(errors_.mean()) < _tolerance(errors_)
     assert 0.90 <= np.mean(covered) <= 0.995
+
+
+def test_a_difference_on_unhit_random_rows_is_not_known_exactly() -> None:
+    # the two models disagree on rows where the random arm found nothing: the delta
+    # method's variance is 0 there, the interval must not be
+    n = 2000
+    scores = np.linspace(1, 0, n)
+    other = scores.copy()
+    other[:100] = 0.0  # the champion drops the challenger's top 100
+    controlled = np.zeros(n, dtype=bool)
+    controlled[::40] = True  # random arm, p = 0.025, no hit anywhere
+    zeros = np.zeros(n)
+    d = difference(scores, other, zeros.astype(bool), controlled, np.full(n, 0.025), zeros)
+    assert d.value == 0.0
+    assert d.high - d.low > 0.05
