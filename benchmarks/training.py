@@ -68,6 +68,12 @@ def main() -> int:
         "detection_at_5_non_aeo",
         "precision_at_5_random_controls",
         "base_rate_random_controls",
+        "ips_precision_at_5",
+        "ips_precision_at_5_low",
+        "ips_precision_at_5_high",
+        "ips_recall_at_5",
+        "ips_recall_at_5_low",
+        "ips_recall_at_5_high",
     ):
         print(f"blend {key:<32}{m.get(f'test_blend_{key}', float('nan')):.3f}")
 

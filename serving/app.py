@@ -10,13 +10,16 @@ would write request paths, which carry declaration ids, into the logs.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from serving import errors
 from serving.auth import KeyRing
+from serving.drift_monitor import DriftMonitor, watch
 from serving.lifecycle import start_polling
 from serving.metrics import Metrics
 from serving.middleware import RequestMiddleware
@@ -24,7 +27,7 @@ from serving.model_holder import LoadedModel
 from serving.routes import admin, consignments, controls, login, score, system
 from serving.sessions import Sessions
 from serving.settings import ServingSettings
-from serving.state import close_state, open_state
+from serving.state import AppState, close_state, open_state
 
 DESCRIPTION = """
 Scores customs declarations (their ENS optionally embedded) for the risk of an
@@ -45,10 +48,13 @@ def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> F
         state = await open_state(settings, metrics, model)
         app.state.serving = state
         start_polling(state)
+        drift = start_drift(app, state)
         try:
             yield
         finally:
             app.state.serving = None
+            if drift is not None:
+                drift.cancel()
             await close_state(state)
 
     app = FastAPI(
@@ -68,6 +74,24 @@ def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> F
         app.include_router(module.router)
     login.install(app)  # browser sign-in for the explanation pages (serving.sessions)
     return app
+
+
+def start_drift(app: FastAPI, state: AppState) -> asyncio.Task[None] | None:
+    """The drift monitor at ``app.state.drift``, updated every ``drift_interval_s`` (its
+    task, or None when off)."""
+    settings = state.settings
+    app.state.drift = DriftMonitor(
+        state.metrics, settings.decision_db, settings.drift_window, settings.drift_top
+    )
+    if settings.drift_interval_s <= 0:
+        return None
+
+    def bundle() -> Path:
+        return state.holder.current.directory
+
+    return asyncio.get_running_loop().create_task(
+        watch(app.state.drift, bundle, settings.drift_interval_s)
+    )
 
 
 def app_from_env() -> FastAPI:

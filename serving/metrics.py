@@ -100,6 +100,52 @@ class Metrics:
             registry=r,
         )
 
+        # Drift of the latest decisions against the model's reference (serving.drift_monitor),
+        # set on a schedule; the feature label set is the top few features, cleared each time.
+        self.drift_psi = Gauge(
+            "targeting_drift_psi",
+            "PSI of the most shifted features, latest decisions against the model's reference.",
+            ["feature"],
+            registry=r,
+        )
+        self.drift_psi_max = Gauge(
+            "targeting_drift_feature_psi_max", "Largest feature PSI.", registry=r
+        )
+        self.drift_score_psi = Gauge(
+            "targeting_drift_score_psi", "PSI of the score distribution.", registry=r
+        )
+        self.drift_unseen = Gauge(
+            "targeting_drift_unseen_rate",
+            "Share of party ids / codes (HS6, origin) absent from the training data.",
+            ["kind"],
+            registry=r,
+        )
+        self.drift_rows = Gauge(
+            "targeting_drift_window_rows",
+            "Decisions the drift gauges were computed on.",
+            registry=r,
+        )
+        for gauge in (self.drift_psi_max, self.drift_score_psi):
+            gauge.set(math.nan)  # not computed yet (0 would read as "no drift")
+
+    def drift_figures(
+        self,
+        rows: int,
+        score_psi: float,
+        feature_psi: dict[str, float],
+        psi_max: float,
+        unseen: dict[str, float],
+    ) -> None:
+        """Set the drift gauges (the feature series replaced by ``feature_psi``'s)."""
+        self.drift_rows.set(rows)
+        self.drift_score_psi.set(score_psi)
+        self.drift_psi_max.set(psi_max)
+        self.drift_psi.clear()
+        for feature, value in feature_psi.items():
+            self.drift_psi.labels(feature).set(value)
+        for kind, value in unseen.items():
+            self.drift_unseen.labels(kind).set(value)
+
     def serving(self, name: str, version: str, alias: str | None, provider: str) -> None:
         """Point the model and provider gauges at the model now in service."""
         self.model.clear()

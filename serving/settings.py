@@ -74,6 +74,11 @@ class ServingSettings(BaseSettings):
     fold_interval_s: float = Field(5.0, ge=0, le=3_600)
     checkpoint_interval_s: float = Field(600.0, ge=1)
     live_state_dir: Path = Field(description="default: DATA_DIR/serving/live-state")
+    # Drift gauges in /metrics (serving.drift_monitor): recomputed this often (0: off) on
+    # the latest drift_window decisions, PSI listed for the drift_top most shifted features.
+    drift_interval_s: float = Field(300.0, ge=0, le=86_400)
+    drift_window: int = Field(10_000, ge=100, le=1_000_000)
+    drift_top: int = Field(10, ge=1, le=50)
     # Storage: decision log and control results (SQLite, WAL, synchronous=FULL).
     decision_db: Path = Field(description="default: DATA_DIR/serving/decisions.sqlite")
     # API keys: HMAC-SHA256(pepper, key) hex digests -> role. ``api_keys`` (plain key ->

@@ -477,3 +477,137 @@ def serve(
         access_log=False,  # its lines carry paths (ids) and client addresses
         log_level=settings.log_level.lower(),
     )
+
+
+def _archive_reader(archive: Path | None) -> object:
+    """``serving.archive.read_archive`` bound to ``archive`` (None without one)."""
+    if archive is None:
+        return None
+    import functools
+
+    try:
+        from serving.archive import read_archive  # type: ignore[import-not-found]
+    except ImportError:
+        _fail(f"{archive}: this version reads no decision archive (serving.archive missing)")
+    return functools.partial(read_archive, archive)
+
+
+@app.command()
+def report(
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, UTC).")],
+    end: Annotated[str, typer.Option("--to", help="Last day, included (YYYY-MM-DD, UTC).")],
+    database: Annotated[
+        Path | None,
+        typer.Option(
+            help="The service's decision log (default: DATA_DIR/serving/decisions.sqlite)."
+        ),
+    ] = None,
+    archive: Annotated[
+        Path | None, typer.Option(help="The decision log's Parquet archive, read with it.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for indicators.csv and indicators.png.")] = Path(
+        "reports"
+    ),
+) -> None:
+    """The EU framework's control indicators for the declarations decided in a period."""
+    from datetime import timedelta
+
+    import numpy as np
+
+    from training.indicators import indicators, write_report
+    from training.service_log import read_controls, read_decisions
+
+    settings = _settings()
+    first, last = _parse_date(start), _parse_date(end)
+    if last < first:
+        _fail(f"--to {end} is before --from {start}")
+    database = database or settings.data_dir / "serving" / "decisions.sqlite"
+    try:
+        decisions = read_decisions(
+            database, first, last + timedelta(days=1), archived=_archive_reader(archive)
+        )
+        controls = read_controls(database)
+    except (OSError, ValueError) as exc:
+        _fail(_problem(exc, database))
+    if decisions.empty:
+        _fail(f"{database}: no decision from {first} to {last}")
+    table = indicators(decisions, controls)
+    csv, png = write_report(table, out)
+    shown = table.assign(
+        value=[
+            f"{v:,.0f}" if np.isnan(lo) and float(v).is_integer() else f"{v:,.3f}"
+            for v, lo in zip(table["value"], table["low"], strict=True)
+        ],
+        interval=[
+            "" if np.isnan(lo) else f"{lo:.3f}-{hi:.3f}"
+            for lo, hi in zip(table["low"], table["high"], strict=True)
+        ],
+        count=[f"{c:,.0f}" if np.isfinite(c) else "" for c in table["count"]],
+    )
+    typer.echo(shown[["indicator", "group", "value", "interval", "count"]].to_string(index=False))
+    typer.echo(
+        "rates are what controls find (detection below 1); intervals 95% (binomial, or IPS"
+        f" over controls of known propensity)\n-> {csv}\n-> {png}"
+    )
+
+
+@app.command()
+def drift(
+    model: Annotated[
+        str | None,
+        typer.Option(help="Bundle path or models:/ URI (default: the serving default, champion)."),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day (YYYY-MM-DD; default: 7 days ago).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last day, included (default: today, UTC).")
+    ] = None,
+    database: Annotated[
+        Path | None,
+        typer.Option(
+            help="The service's decision log (default: DATA_DIR/serving/decisions.sqlite)."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for drift.csv, .json and .png.")] = Path(
+        "reports"
+    ),
+    top: Annotated[int, typer.Option(help="Features listed and plotted.")] = 10,
+) -> None:
+    """Drift of recent traffic against the model's training data: feature and score PSI,
+    unseen parties and codes."""
+    from datetime import UTC, timedelta
+
+    from serving.registry import RegistryError, resolve
+    from serving.settings import DEFAULT_MODEL_URI
+    from training.drift_report import drift_report
+
+    settings = _settings()
+    last = _parse_date(end) if end else datetime.now(UTC).date()
+    first = _parse_date(start) if start else last - timedelta(days=6)
+    if last < first:
+        _fail(f"--to {last} is before --from {first}")
+    database = database or settings.data_dir / "serving" / "decisions.sqlite"
+    try:
+        found = resolve(
+            model or DEFAULT_MODEL_URI,
+            settings.mlruns_dir,
+            settings.data_dir / "serving" / "models",
+        )
+        result = drift_report(found.directory, database, first, last + timedelta(days=1), out, top)
+    except RegistryError as exc:
+        _fail(str(exc))
+    except (OSError, ValueError) as exc:
+        _fail(_problem(exc, database))
+    s = result.summary
+    typer.echo(f"reference: {s['reference']} ({s['reference_rows']:,} rows)")
+    typer.echo(f"recent: {s['rows']:,} decisions from {first} to {last}")
+    typer.echo(result.table.head(top).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    typer.echo(
+        f"score PSI {s['score_psi']:.3f}; feature PSI max {s['psi_max']:.3f}, mean"
+        f" {s['psi_mean']:.3f}, {s['psi_count_over_0_25']} over 0.25; unseen parties"
+        f" {s['unseen_party_rate']:.3f}, unseen codes {s['unseen_code_rate']:.3f}"
+        " (PSI under 0.1 stable, 0.1-0.25 moved, over 0.25 different)"
+    )
+    for path in result.paths:
+        typer.echo(f"-> {path}")

@@ -41,6 +41,7 @@ from models.bundle import (
     library_versions,
     write_manifest,
 )
+from models.drift import PARTY_COLUMNS, DriftReference
 from models.encoding import CategoryEncoder
 from models.export import export_scorer
 from models.lgbm import TreeConfig, ipw_weights, train_trees
@@ -49,6 +50,7 @@ from models.train_network import NetworkConfig, NetworkData, predict_network, tr
 from training import plots
 from training.dataset import Labelled, label_declarations
 from training.drift import psi_summary, psi_table
+from training.evaluate import traffic_estimates
 from training.groups import GroupSelection, group_of, model_groups, select_groups
 from training.refit import Models, refit_models
 from training.report import EvaluationWindow, unweighted_calibration_check, window_report
@@ -120,6 +122,32 @@ def _traffic_scores(models: Models, features: np.ndarray, codes: np.ndarray) -> 
     """Blended scores of every given declaration, labelled or not (traffic, as served)."""
     p_net = predict_network(models.net, features, codes)["p"]
     return models.blend.score(models.booster.predict(features), p_net)
+
+
+def drift_reference(
+    names: list[str],
+    x_valid: np.ndarray,
+    valid_scores: np.ndarray,
+    declarations: pd.DataFrame,
+    window: dict[str, str],
+) -> DriftReference:
+    """The bundle's drift reference: the validation window as served and its scores, and
+    the party and code values of every declaration of the training data."""
+    seen = {
+        c: pd.unique(declarations[c].dropna().astype(str))
+        for c in PARTY_COLUMNS
+        if c in declarations
+    }
+    seen["hs6"] = pd.unique(declarations["hs_code"].dropna().astype(str).str[:6])
+    seen["origin_country"] = pd.unique(declarations["origin_country"].dropna().astype(str))
+    return DriftReference.fit(
+        names,
+        x_valid,
+        valid_scores,
+        seen,
+        f"validation window as served ({window['valid_start'][:10]}..{window['test_start'][:10]})"
+        f" scored by the registered model; values seen up to {window['end'][:10]}",
+    )
 
 
 def _part(
@@ -263,6 +291,16 @@ def train(
         test_traffic = _traffic_scores(evaluated, served["test"].x, codes_all[served["test"].rows])
         metrics["test_blend_mean_score_traffic"] = float(test_traffic.mean())
         metrics["rows_test_traffic"] = float(len(test_traffic))
+        test_mask = lab.mask("test")
+        unbiased = traffic_estimates(
+            test_traffic,
+            served["test"].rows,
+            rows["test"],
+            lab.y[test_mask],
+            lab.revenue[test_mask],
+            lab.propensity[test_mask],
+        )
+        metrics.update({f"test_blend_{k}": v for k, v in unbiased.items()})
         psi = psi_table(
             names,
             x_all[window == "train"],
@@ -366,6 +404,7 @@ def train(
             "records": records,
             "scores": smoke_scores(bundle, pipeline, encoder, records),
         }
+        drift_reference(names, served["valid"].x, traffic, d, window_times).save(bundle)
         write_manifest(bundle, manifest)
     with timed("plots"):
         plot_dir = work / "plots"

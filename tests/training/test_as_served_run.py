@@ -48,6 +48,13 @@ def test_headline_is_as_served_and_live_figures_are_kept_apart(trained) -> None:
     assert f"live-label features (not as served) precision@5% {live:.3f}" in line
     assert "predicted" in line
     assert "95% interval" in line
+    # the estimate on all test-window traffic, weighted by 1 / propensity, with its interval
+    for name in ("precision", "recall", "revenue"):
+        key = f"test_blend_ips_{name}_at_5"
+        assert m[f"{key}_low"] <= m[key] <= m[f"{key}_high"]
+    assert m["test_blend_ips_controls"] == m["rows_test"]
+    assert "on all traffic (inverse propensity weighting" in line
+    assert "what controls would find" in line
 
 
 def test_per_month_metrics_and_psi_are_logged(trained, logged) -> None:
