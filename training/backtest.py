@@ -264,10 +264,11 @@ def select(
     budget: int,
     strategy: Strategy,
     rng: np.random.Generator,
-    uncertainty: Callable[[np.ndarray], np.ndarray] | None = None,
+    uncertainty: np.ndarray | None = None,
 ) -> Selection:
     """Exactly ``budget`` rows: the top by ``score`` (ties to the earlier row), and the
-    exploration arm's share among the others."""
+    exploration arm's share among the others (``uncertainty``: of every row, for the
+    uncertainty arm)."""
     n = len(score)
     budget = min(budget, n)
     explore = round(budget * strategy.exploration)
@@ -281,7 +282,7 @@ def select(
         propensity = np.full(explore, explore / len(rest))
     else:
         assert uncertainty is not None
-        spread = uncertainty(rest)
+        spread = uncertainty[rest]
         picked = rest[np.lexsort((rest, -spread))[:explore]]
         propensity = np.ones(explore)
     basis = "random" if strategy.explore == "random" else "model"
@@ -472,7 +473,7 @@ def run_strategy(
             round(len(rows) * config.inspection_rate),
             strategy,
             rng,
-            (lambda at: model.disagreement(x[at])) if model.committee else None,
+            model.disagreement(x) if model.committee else None,
         )
         # every row's outcome drawn with the week's seed: a row selected by two strategies
         # gets the same result (common random numbers across strategies)

@@ -35,14 +35,20 @@ def _client(mlruns_dir: Path) -> Any:
     return mlflow
 
 
-def experiment_id(mlruns_dir: Path) -> str:
+def mlflow_at(mlruns_dir: Path) -> Any:
+    """The mlflow module pointed at the store under ``mlruns_dir``."""
+    return _client(mlruns_dir)
+
+
+def experiment_id(mlruns_dir: Path, name: str = EXPERIMENT) -> str:
+    """The id of experiment ``name``, created (artifacts under mlruns/artifacts) if new."""
     mlflow = _client(mlruns_dir)
-    found = mlflow.get_experiment_by_name(EXPERIMENT)
+    found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
     artifacts = (mlruns_dir / "artifacts").resolve()
     artifacts.mkdir(parents=True, exist_ok=True)
-    return mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
+    return mlflow.create_experiment(name, artifact_location=artifacts.as_uri())
 
 
 @dataclass(frozen=True)
