@@ -24,6 +24,10 @@ from training.backtest import BacktestConfig, BacktestWorld, issue_strategies, r
 from training.backtest_log import log_backtest, weekly_table
 
 
+def _echo(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
 def main() -> None:
     """Generate, replay, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,7 +57,7 @@ def main() -> None:
         )
         bt = BacktestConfig(weeks=args.weeks, seed=args.seed)
         began = time.perf_counter()
-        runs = run_backtest(world, issue_strategies(args.exploration), bt)
+        runs = run_backtest(world, issue_strategies(args.exploration), bt, progress=_echo)
         elapsed = time.perf_counter() - began
         _, summary = log_backtest(folder / "mlruns", "benchmark world", world, runs, bt)
     print(f"backtest: {args.weeks} weeks x {len(runs)} strategies in {elapsed:.0f} s")

@@ -176,11 +176,11 @@ def window_labels(
     if unknown.any():  # chosen outside any logged policy: as if certain (weight 1)
         propensity = np.where(unknown, 1.0, propensity)
     return (
-        at["hit"].fillna(False).to_numpy(dtype=bool),
+        at["hit"].eq(True).to_numpy(dtype=bool),
         controlled,
         np.where(controlled, propensity, 1.0),
         at["revenue"].fillna(0.0).to_numpy(dtype=np.float64),
-        int(at["random"].fillna(False).astype(bool).sum()),
+        int(at["random"].eq(True).sum()),
     )
 
 
