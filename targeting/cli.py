@@ -444,7 +444,7 @@ def backtest(
         ),
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed: same world and seed, same figures.")] = 0,
-    rounds: Annotated[int, typer.Option(min=1, help="Boosting rounds of each weekly model.")] = 150,
+    rounds: Annotated[int, typer.Option(min=1, help="Boosting rounds of each weekly model.")] = 100,
     detection_recall: Annotated[
         float, typer.Option(help="Weekly recall on the drifting scheme that counts as caught.")
     ] = 0.5,
