@@ -298,6 +298,7 @@ def retrain(
     from rich.table import Table
 
     from canonical.ingest import IngestError
+    from models.bundle import BundleError
     from serving.log_frames import logged_frames
     from training.retrain import RetrainConfig, estimates_table, merge_frames
     from training.retrain import retrain as run_retrain
@@ -336,7 +337,7 @@ def retrain(
     )
     try:
         result = run_retrain(frames, settings.mlruns_dir, config, source, progress=typer.echo)
-    except ValueError as exc:
+    except (ValueError, BundleError, FileNotFoundError) as exc:
         _fail(str(exc))
     table = Table(title=f"held-out weeks from {result.window['held_out_start'][:10]} (IPS)")
     shown = estimates_table(result.evaluation)

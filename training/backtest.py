@@ -382,19 +382,25 @@ def ips_check(
     rows: np.ndarray,
     score: np.ndarray,
     chosen: Selection,
-    results: pd.DataFrame,
+    everyone: pd.DataFrame,
     rate: float,
     seed: int,
 ) -> dict[str, float]:
     """The IPS estimate of the current model's precision at the budget, from the week's
-    controls, beside its truth: the expected share of the model's top rows that a
-    control finds irregular (detection below 1), and their true irregular share.
+    controls (``everyone``: what a control of each week row would find; only the
+    selected rows' results are used), beside its truth: the share of the model's top
+    rows whose control would find an irregularity (``true_found_precision``, the
+    finite-population quantity the estimate and its interval are about), its
+    expectation over the control draws (``true_detectable_precision``; detection below
+    1) and the true irregular share of those rows.
 
     With a random arm every row of the model's top has a positive propensity and the
     estimate is ``budget_estimates``'; without exploration the top rows are the controls
     (exact); with the uncertainty arm alone part of the top could never be controlled
     and there is no unbiased estimate (NaN)."""
     n = len(rows)
+    would_find = everyone["outcome"].isin(HIT_OUTCOMES).to_numpy()
+    results = everyone.iloc[chosen.rows]
     hit, controlled = np.zeros(n, bool), np.zeros(n, bool)
     propensity, revenue = np.ones(n), np.zeros(n)
     hit[chosen.rows] = results["outcome"].isin(HIT_OUTCOMES).to_numpy()
@@ -417,6 +423,7 @@ def ips_check(
         "ips_precision": value,
         "ips_precision_low": low,
         "ips_precision_high": high,
+        "true_found_precision": float(would_find[picked].mean()) if len(picked) else np.nan,
         "true_detectable_precision": float(world.control.detection_probability(top).mean()),
         "true_irregular_precision": float(world.control.irregular[top].mean()),
     }
@@ -499,7 +506,7 @@ def run_strategy(
         record = {"week": week, "week_start": pd.Timestamp(begin, unit="s", tz="UTC")}
         record.update(week_metrics(world, rows, chosen.rows, found))
         record.update(
-            ips_check(world, rows, score, chosen, results, config.inspection_rate, config.seed)
+            ips_check(world, rows, score, chosen, everyone, config.inspection_rate, config.seed)
         )
         record["labels_known"] = float((np.concatenate(labels.known_at) < end).sum())
         records.append(record)
@@ -562,6 +569,7 @@ def summary_table(
                 "scheme_recall": w["scheme_recall"].mean(),
                 "weeks_to_detection": weeks_to_detection(world, w, config.detection_recall),
                 "ips_precision": w["ips_precision"].mean(),
+                "true_found_precision": w["true_found_precision"].mean(),
                 "true_detectable_precision": w["true_detectable_precision"].mean(),
             }
         )

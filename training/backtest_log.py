@@ -31,6 +31,7 @@ WEEKLY_METRICS = (
     "ips_precision",
     "ips_precision_low",
     "ips_precision_high",
+    "true_found_precision",
     "true_detectable_precision",
     "true_irregular_precision",
     "labels_known",

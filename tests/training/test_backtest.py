@@ -49,6 +49,7 @@ def test_same_seed_same_weekly_figures_and_exact_budget(world: BacktestWorld) ->
     assert (first["controls"] == budget).all()
     assert first["labels_known"].is_monotonic_increasing
     assert (first["precision"] > 0).any()
+    assert first["true_found_precision"].between(0, 1).all()
     other = run_backtest(world, strategies, BacktestConfig(**{**QUICK.__dict__, "seed": 1}))
     assert not first["precision"].equals(other[0].weekly["precision"])
 
