@@ -148,7 +148,9 @@ def score_as_served(
     if len(gap):
         live.fold(gap, known, f, i)
     ordered = window.sort_values("lodged_at", kind="stable")
-    live.fold(ordered, None, f, i)
+    ordered = ordered[to_seconds(ordered["lodged_at"]) > end]  # the others are in the state
+    if len(ordered):
+        live.fold(ordered, None, f, i)
     batch = scorer.score_frame(window, f, i, reasons=False)
     return np.asarray(batch.score, dtype=np.float64)
 
@@ -219,6 +221,14 @@ def evaluate(
     return Evaluation(len(window), int(controlled.sum()), randoms, new, old, diff)
 
 
+def overlap_days(bundle: Path | None, cut: int) -> float:
+    """Days by which a bundle's training history runs past ``cut`` (0 when it does not):
+    such a champion was fitted on held-out results, and the comparison favours it."""
+    if bundle is None:
+        return 0.0
+    return max(0.0, (state_end_of(read_bundle(bundle).manifest) - cut) / DAY)
+
+
 def decide(evaluation: Evaluation, config: RetrainConfig) -> tuple[bool, str]:
     """Promote only when the difference's lower bound clears the margin; the reason."""
     diff = evaluation.difference
@@ -284,7 +294,13 @@ def retrain(
         )
         progress(f"challenger: version {trained.registered.version}; scoring the held-out weeks")
         evaluation = evaluate(trained.bundle, champion_bundle, frames, cut, config)
+        overlap = overlap_days(champion_bundle, cut)
     promoted, reason = decide(evaluation, config)
+    if overlap > 0:
+        reason += (
+            f" (the champion's training history runs {overlap:.0f} days into the held-out"
+            " weeks: it was fitted on some of their results, so the comparison favours it)"
+        )
     if promoted:
         promote(mlruns_dir, trained.registered.version)
     window = {
@@ -300,6 +316,7 @@ def retrain(
         "held_out_declarations": evaluation.rows,
         "held_out_controlled": evaluation.controlled,
         "held_out_random_controls": evaluation.random_controls,
+        "champion_days_into_held_out": round(overlap),
     }
     run_id = _log(
         mlruns_dir,

@@ -80,6 +80,7 @@ def test_better_challenger_promoted_worse_refused_rollback_restores(
     assert better.evaluation.difference.low > 0
     assert "lower bound above" in better.reason
     assert better.evaluation.champion is not None
+    assert better.counts["champion_days_into_held_out"] == 0
 
     # now a challenger trained on shuffled labels against that champion
     worse = retrain(shuffled(frames, cut), mlruns, GATE)
