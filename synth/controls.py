@@ -9,6 +9,8 @@ months later. Revenue recovered follows the duty and VAT evaded.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
@@ -39,6 +41,60 @@ TYPE_MIX = {
     "express": (0.10, 0.50, 0.40, 0.00),
 }
 SEIZED_RISKS = ("ipr", "security")
+NOISE_RATE = 0.003  # share of controls of clean goods that record an irregularity anyway
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """What the controls of some declarations find (aligned with the rows given)."""
+
+    control_type: np.ndarray  # index into CONTROL_TYPES[:4]
+    outcome: np.ndarray  # one of OUTCOMES
+    found_risk: np.ndarray  # index into RISK_TYPES, -1 when nothing was found
+    revenue: np.ndarray  # revenue recovered
+    delay_h: np.ndarray  # hours from lodgement to the recorded result
+
+
+def control_outcomes(
+    rng: np.random.Generator, mode: np.ndarray, risk: np.ndarray, evaded: np.ndarray
+) -> Outcomes:
+    """The world's control model, one implementation for the past policy's controls and
+    for outcomes revealed later (backtests): a control type drawn by transport mode
+    (``mode``: index into TRANSPORT_MODES), detection by type and risk (``risk``: index
+    into RISK_TYPES, -1 when clean), clerical noise on clean goods, revenue recovered
+    from the ``evaded`` revenue, and the delay until the result is recorded."""
+    k = len(mode)
+    ctype = np.zeros(k, dtype=np.int64)
+    for name, mix in TYPE_MIX.items():
+        sel = np.flatnonzero(mode == MODE[name])
+        ctype[sel] = rng.choice(4, size=len(sel), p=np.array(mix))
+    detect_p = np.zeros(k)
+    for t, name in enumerate(CONTROL_TYPES[:4]):
+        sel = (ctype == t) & (risk >= 0)
+        detect_p[sel] = np.array(DETECTION[name])[risk[sel]]
+    found = rng.random(k) < detect_p
+    noise = (risk < 0) & (rng.random(k) < NOISE_RATE)  # clerical errors found on clean goods
+    seized = found & np.isin(risk, [RISK_TYPES.index(r) for r in SEIZED_RISKS])
+    outcome = np.where(
+        seized, "seizure", np.where(found | noise, "irregularity", "no_irregularity")
+    )
+    found_risk = np.where(found, risk, np.where(noise, RISK_TYPES.index("other"), -1))
+    revenue = np.where(found & ~seized, evaded * rng.uniform(0.7, 1.0, k), 0.0)
+    revenue = np.round(np.where(noise, rng.uniform(20, 400, k), revenue), 2)
+    delay_h = np.where(ctype == 3, rng.uniform(30, 240, k) * 24, rng.uniform(0.5, 72, k))
+    return Outcomes(ctype, outcome, found_risk, revenue, delay_h)
+
+
+def detection_probability(mode: np.ndarray, risk: np.ndarray) -> np.ndarray:
+    """Probability that a control of each row records an irregularity (what
+    ``control_outcomes`` draws, in expectation): detection averaged over the mode's mix of
+    control types for irregular rows, the clerical-noise rate for clean ones."""
+    table = np.array([DETECTION[name] for name in CONTROL_TYPES[:4]])  # type x risk
+    out = np.full(len(mode), NOISE_RATE)
+    for name, mix in TYPE_MIX.items():
+        sel = (mode == MODE[name]) & (risk >= 0)
+        out[sel] = np.array(mix) @ table[:, risk[sel]]
+    return out
 
 
 def risk_types(d: Draft) -> np.ndarray:
@@ -113,45 +169,30 @@ def build_controls(
     basis = np.where(by_random[rows], "random", np.where(by_rule[rows], "rule", "model"))
     propensity = 1 - (1 - p_random[rows]) * (1 - p_rule[rows]) * (1 - p_model[rows])
 
-    k = len(rows)
-    ctype = np.zeros(k, dtype=np.int64)
-    for name, mix in TYPE_MIX.items():
-        sel = np.flatnonzero(d.mode[rows] == MODE[name])
-        ctype[sel] = rng.choice(4, size=len(sel), p=np.array(mix))
-    risk = risk_types(d)[rows]
-    detect_p = np.zeros(k)
-    for t, name in enumerate(CONTROL_TYPES[:4]):
-        sel = (ctype == t) & (risk >= 0)
-        detect_p[sel] = np.array(DETECTION[name])[risk[sel]]
-    found = rng.random(k) < detect_p
-    noise = (risk < 0) & (rng.random(k) < 0.003)  # clerical errors found on clean goods
-    seized = found & np.isin(risk, [RISK_TYPES.index(r) for r in SEIZED_RISKS])
-    outcome = np.where(
-        seized, "seizure", np.where(found | noise, "irregularity", "no_irregularity")
-    )
-    found_risk = np.where(found, risk, np.where(noise, RISK_TYPES.index("other"), -1))
-    revenue = np.where(
-        found & ~seized, declared.evaded_revenue[rows] * rng.uniform(0.7, 1.0, k), 0.0
-    )
-    revenue = np.round(np.where(noise, rng.uniform(20, 400, k), revenue), 2)
-
-    delay_h = np.where(ctype == 3, rng.uniform(30, 240, k) * 24, rng.uniform(0.5, 72, k))
-    controlled_at = d.second[rows] + delay_h * 3600
+    out = control_outcomes(rng, d.mode[rows], risk_types(d)[rows], declared.evaded_revenue[rows])
+    controlled_at = d.second[rows] + out.delay_h * 3600
     return pa.Table.from_arrays(
         [
-            serial_ids("CTL", np.arange(k), 9),
+            serial_ids("CTL", np.arange(len(rows)), 9),
             declaration_ids.take(pa.array(rows)),
             ens_ids.take(pa.array(rows)),
             timestamps(config.start, controlled_at),
-            take(list(CONTROL_TYPES), ctype),
+            take(list(CONTROL_TYPES), out.control_type),
             pa.array(basis, pa.string()),
             pa.array(np.clip(propensity, 1e-6, 1.0)),
-            pa.array(outcome, pa.string()),
-            take(list(RISK_TYPES), found_risk),
-            pa.array(revenue),
+            pa.array(out.outcome, pa.string()),
+            take(list(RISK_TYPES), out.found_risk),
+            pa.array(out.revenue),
         ],
         schema=CONTROLS.arrow_schema(),
     )
 
 
-__all__ = ["SCHEMES", "build_controls", "risk_types"]
+__all__ = [
+    "SCHEMES",
+    "Outcomes",
+    "build_controls",
+    "control_outcomes",
+    "detection_probability",
+    "risk_types",
+]

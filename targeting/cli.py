@@ -264,6 +264,120 @@ def promote(version: Annotated[str, typer.Argument(help="Registered model versio
 
 
 @app.command()
+def retrain(
+    history: Annotated[
+        Path | None, typer.Option(help="Canonical directory of the history (generate/ingest).")
+    ] = None,
+    decision_db: Annotated[
+        Path | None,
+        typer.Option(
+            help="The service's decision log (and control store) to fold in; default"
+            " DATA_DIR/serving/decisions.sqlite when it exists."
+        ),
+    ] = None,
+    declarations: Annotated[
+        Path | None, typer.Option(help="Declarations file, with --mapping (instead of a log).")
+    ] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping YAML of the source files.")] = None,
+    controls: Annotated[Path | None, typer.Option(help="Control results file.")] = None,
+    ens: Annotated[Path | None, typer.Option(help="ENS file (one row per goods item).")] = None,
+    window_days: Annotated[int, typer.Option(min=7, help="Rolling training window.")] = 180,
+    eval_weeks: Annotated[int, typer.Option(min=1, help="Latest weeks held out.")] = 4,
+    metric: Annotated[
+        str, typer.Option(help="The gate's metric, e.g. precision@5.")
+    ] = "precision@5",
+    margin: Annotated[
+        float, typer.Option(help="Promote when the difference's lower bound exceeds it.")
+    ] = 0.0,
+) -> None:
+    """Fold the service's results into the history, train a challenger on a rolling window,
+    compare it with the champion on the held-out weeks, promote it only when better."""
+    import tempfile
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from canonical.ingest import IngestError
+    from models.bundle import BundleError
+    from serving.log_frames import logged_frames
+    from training.retrain import RetrainConfig, estimates_table, merge_frames
+    from training.retrain import retrain as run_retrain
+    from training.sources import canonical_frames, ingested_frames
+
+    settings = _settings()
+    frames: dict = {}
+    source: dict[str, str] = {}
+    try:
+        if history is not None:
+            frames = canonical_frames(history)
+            source["history"] = str(history)
+        if declarations is not None and mapping is not None:
+            with tempfile.TemporaryDirectory(prefix="targeting-ingest-") as work:
+                new, summary = ingested_frames(declarations, mapping, Path(work), controls, ens)
+            typer.echo(summary.render())
+            frames = merge_frames(frames, new)
+            source.update(declarations=str(declarations), mapping=str(mapping))
+        log = decision_db or settings.data_dir / "serving" / "decisions.sqlite"
+        if decision_db is not None or log.is_file():
+            logged = logged_frames(log)
+            frames = merge_frames(frames, logged)
+            source["decision_db"] = str(log)
+            typer.echo(
+                f"decision log {log}: {len(logged.get('declarations', [])):,} declarations,"
+                f" {len(logged['controls']):,} control results"
+            )
+    except IngestError as exc:
+        _fail(str(exc))
+    except _read_errors() as exc:
+        _fail(_problem(exc))
+    if "declarations" not in frames or "controls" not in frames:
+        _fail("give --history DIR and/or a decision log, or --declarations with --mapping")
+    config = RetrainConfig(
+        window_days=window_days, eval_weeks=eval_weeks, metric=metric, margin=margin
+    )
+    try:
+        result = run_retrain(frames, settings.mlruns_dir, config, source, progress=typer.echo)
+    except (ValueError, BundleError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    table = Table(title=f"held-out weeks from {result.window['held_out_start'][:10]} (IPS)")
+    shown = estimates_table(result.evaluation)
+    for col in ("metric", "challenger", "interval", "champion", "interval "):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for _, row in shown.iterrows():
+        old = (
+            (f"{row['champion']:.3f}", f"{row['champion_low']:.3f}..{row['champion_high']:.3f}")
+            if "champion" in row
+            else ("", "")
+        )
+        table.add_row(
+            row["metric"],
+            f"{row['challenger']:.3f}",
+            f"{row['challenger_low']:.3f}..{row['challenger_high']:.3f}",
+            *old,
+        )
+    Console(width=120).print(table)
+    typer.echo(
+        "estimates of what controls would find on all traffic (detection below 1);"
+        f" rows: {result.counts}"
+    )
+    verdict = "promoted to champion" if result.promoted else "not promoted"
+    typer.echo(f"challenger version {result.challenger} {verdict}: {result.reason}")
+    typer.echo(f"MLflow run {result.run_id} (experiment targeting-retrain)")
+
+
+@app.command()
+def rollback() -> None:
+    """Give the champion alias back to the previous champion (the alias history)."""
+    from training.tracking import rollback as restore
+
+    try:
+        restored, demoted = restore(_settings().mlruns_dir)
+    except LookupError as exc:
+        _fail(str(exc))
+    typer.echo(f"champion: version {restored}" + (f" (was {demoted})" if demoted else ""))
+
+
+@app.command()
 def runs(limit: Annotated[int, typer.Option(help="How many recent runs.")] = 10) -> None:
     """Compare recent training runs (test-window metrics of the blend)."""
     from datetime import UTC, datetime
@@ -304,6 +418,100 @@ def runs(limit: Annotated[int, typer.Option(help="How many recent runs.")] = 10)
             r["window"],
         )
     Console().print(table)
+
+
+@app.command()
+def backtest(
+    world: Annotated[Path, typer.Option(help="A generated world (targeting generate).")],
+    weeks: Annotated[int, typer.Option(min=1, help="Weeks replayed (the world's last).")] = 8,
+    inspection_rate: Annotated[
+        float, typer.Option(min=0.0001, max=1.0, help="Controls budget: share of each week.")
+    ] = 0.05,
+    exploration: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of the budget explored.")
+    ] = 0.0,
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="EXPLOIT[+EXPLORE]: probability or revenue, + random or uncertainty"
+            " (repeat to compare several)."
+        ),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            help="Compare the issue's three: model only; model + random; model +"
+            " uncertainty (at --exploration, 0.1 when not given)."
+        ),
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed: same world and seed, same figures.")] = 0,
+    rounds: Annotated[int, typer.Option(min=1, help="Boosting rounds of each weekly model.")] = 100,
+    detection_recall: Annotated[
+        float, typer.Option(help="Weekly recall on the drifting scheme that counts as caught.")
+    ] = 0.5,
+) -> None:
+    """Replay a generated world week by week: score from the live state, select the budget,
+    reveal only the selected, retrain; compare strategies against the truth."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from training.backtest import (
+        BacktestConfig,
+        BacktestWorld,
+        Strategy,
+        issue_strategies,
+        run_backtest,
+    )
+    from training.backtest_log import log_backtest
+
+    settings = _settings()
+    try:
+        chosen = (
+            issue_strategies(exploration or 0.1)
+            if compare
+            else [Strategy.parse(s, exploration) for s in (strategy or ["probability"])]
+        )
+        loaded = BacktestWorld.load(world)
+    except ValueError as exc:
+        _fail(str(exc))
+    except _read_errors() as exc:
+        _fail(_problem(exc, world))
+    config = BacktestConfig(
+        weeks=weeks,
+        inspection_rate=inspection_rate,
+        seed=seed,
+        rounds=rounds,
+        detection_recall=detection_recall,
+    )
+    try:
+        runs = run_backtest(loaded, chosen, config, progress=typer.echo)
+    except ValueError as exc:
+        _fail(str(exc))
+    run_id, summary = log_backtest(settings.mlruns_dir, str(world), loaded, runs, config)
+    table = Table(title=f"backtest: {weeks} weeks at {inspection_rate:.1%} (weekly means)")
+    columns = {
+        "precision": "P",
+        "recall": "R",
+        "revenue": "revenue",
+        "hits_share_of_best": "hits/best",
+        "revenue_share_of_best": "rev/best",
+        "scheme_recall": "scheme R",
+        "weeks_to_detection": "weeks to detect",
+        "ips_precision": "IPS P",
+        "true_detectable_precision": "true detectable P",
+    }
+    table.add_column("strategy")
+    for header in columns.values():
+        table.add_column(header, justify="right")
+    for _, row in summary.iterrows():
+        table.add_row(row["strategy"], *[f"{row[c]:.3f}" for c in columns])
+    Console(width=160).print(table)
+    typer.echo(
+        f"weeks to detection: the first week, counted from the backtest week in which"
+        f" {loaded.drift_scheme} starts, whose selection holds >= {detection_recall:g} of"
+        " that week's declarations of the scheme (nan: never)"
+    )
+    typer.echo(f"MLflow run {run_id} (experiment targeting-backtest)")
 
 
 @app.command()

@@ -7,6 +7,7 @@ whose source is the bundle directory), so serving reads plain files, never a pic
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ CHALLENGER = "challenger"
 CHAMPION = "champion"
 CONFIG_ARTIFACT = "config.json"
 PARAMS_ARTIFACT = "params.json"
+HISTORY_TAG = "champion_history"  # past champions, oldest first (JSON list)
 
 
 def tracking_uri(mlruns_dir: Path) -> str:
@@ -35,14 +37,20 @@ def _client(mlruns_dir: Path) -> Any:
     return mlflow
 
 
-def experiment_id(mlruns_dir: Path) -> str:
+def mlflow_at(mlruns_dir: Path) -> Any:
+    """The mlflow module pointed at the store under ``mlruns_dir``."""
+    return _client(mlruns_dir)
+
+
+def experiment_id(mlruns_dir: Path, name: str = EXPERIMENT) -> str:
+    """The id of experiment ``name``, created (artifacts under mlruns/artifacts) if new."""
     mlflow = _client(mlruns_dir)
-    found = mlflow.get_experiment_by_name(EXPERIMENT)
+    found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
     artifacts = (mlruns_dir / "artifacts").resolve()
     artifacts.mkdir(parents=True, exist_ok=True)
-    return mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
+    return mlflow.create_experiment(name, artifact_location=artifacts.as_uri())
 
 
 @dataclass(frozen=True)
@@ -124,8 +132,24 @@ def log_run(
     return Registered(run.info.run_id, str(version.version), source)
 
 
+def champion_history(mlruns_dir: Path) -> list[str]:
+    """The versions that were champion before the current one, oldest first (the
+    registered model's ``champion_history`` tag)."""
+    mlflow = _client(mlruns_dir)
+    try:
+        tags = mlflow.MlflowClient().get_registered_model(MODEL_NAME).tags
+    except mlflow.exceptions.MlflowException:
+        return []
+    return [str(v) for v in json.loads(tags.get(HISTORY_TAG, "[]"))]
+
+
+def _set_history(client: Any, history: list[str]) -> None:
+    client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG, json.dumps(history))
+
+
 def promote(mlruns_dir: Path, version: str) -> str:
-    """Move the champion alias to ``version``; returns the previous champion ('' if none)."""
+    """Move the champion alias to ``version``; returns the previous champion ('' if none),
+    which joins the alias history (``targeting rollback`` restores it)."""
     mlflow = _client(mlruns_dir)
     client = mlflow.MlflowClient()
     client.get_model_version(MODEL_NAME, version)  # raises if it does not exist
@@ -134,7 +158,27 @@ def promote(mlruns_dir: Path, version: str) -> str:
     except mlflow.exceptions.MlflowException:
         previous = ""
     client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+    if previous and str(previous) != str(version):
+        _set_history(client, [*champion_history(mlruns_dir), str(previous)])
     return str(previous)
+
+
+def rollback(mlruns_dir: Path) -> tuple[str, str]:
+    """Give the champion alias back to the previous champion (the last of the alias
+    history, which it leaves); returns (restored version, demoted version)."""
+    mlflow = _client(mlruns_dir)
+    client = mlflow.MlflowClient()
+    history = champion_history(mlruns_dir)
+    if not history:
+        raise LookupError("no previous champion to restore: the alias history is empty")
+    try:
+        current = str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
+    except mlflow.exceptions.MlflowException:
+        current = ""
+    restored = history.pop()
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, restored)
+    _set_history(client, history)
+    return restored, current
 
 
 def resolve_model(mlruns_dir: Path, uri: str | None, destination: Path) -> Path:
