@@ -124,6 +124,17 @@ def log_run(
     return Registered(run.info.run_id, str(version.version), source)
 
 
+def local_artifact_path(uri: str) -> Path:
+    """The local directory of a ``file:`` artifact URI (the store under ``mlruns/``)."""
+    from urllib.parse import unquote, urlparse
+    from urllib.request import url2pathname
+
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        raise ValueError(f"{uri}: not a local artifact location")
+    return Path(url2pathname(unquote(parsed.path)))
+
+
 def promote(mlruns_dir: Path, version: str) -> str:
     """Move the champion alias to ``version``; returns the previous champion ('' if none)."""
     mlflow = _client(mlruns_dir)
