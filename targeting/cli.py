@@ -7,7 +7,6 @@ happen inside the command so that, e.g., ``targeting serve`` never imports torch
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import time
 from datetime import date, datetime
@@ -16,6 +15,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from targeting.logs import configure as configure_logging
 from targeting.settings import TargetingSettings
 
 app = typer.Typer(
@@ -27,12 +27,18 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show MLflow's and alembic's INFO lines.")
+    ] = False,
+) -> None:
+    """Machine-learning targeting for customs risk management."""
+    configure_logging(TargetingSettings().log_level, verbose)
+
+
 def _settings() -> TargetingSettings:
-    settings = TargetingSettings()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "mlflow", "urllib3"):  # their INFO lines drown the job's output
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    return settings
+    return TargetingSettings()
 
 
 def _fail(message: str) -> NoReturn:
@@ -264,46 +270,35 @@ def promote(version: Annotated[str, typer.Argument(help="Registered model versio
 
 
 @app.command()
-def runs(limit: Annotated[int, typer.Option(help="How many recent runs.")] = 10) -> None:
+def runs(
+    limit: Annotated[int, typer.Option(help="How many recent runs.")] = 10,
+    output: Annotated[
+        str,
+        typer.Option("--format", help="table (fits the terminal, 80 columns piped), csv, json."),
+    ] = "table",
+) -> None:
     """Compare recent training runs (test-window metrics of the blend)."""
-    from datetime import UTC, datetime
+    import sys
 
-    from rich.console import Console
-    from rich.table import Table
+    from targeting.runs_table import FORMATS, as_csv, as_json, table
+    from training.tracking import ModelNotFoundError, recent_runs, require_store
 
-    from training.tracking import recent_runs
-
-    table = Table(title="recent runs (test window, blend)")
-    for col in (
-        "run",
-        "started",
-        "version",
-        "aliases",
-        "P@5",
-        "R@5",
-        "revenue@5",
-        "PR-AUC",
-        "window",
-    ):
-        table.add_column(col)
-    for r in recent_runs(_settings().mlruns_dir, limit):
-        started = datetime.fromtimestamp(r["started"] / 1000, UTC).strftime("%Y-%m-%d %H:%M")
-
-        def fmt(v: object) -> str:
-            return "" if v is None else f"{v:.3f}"
-
-        table.add_row(
-            r["run_id"],
-            started,
-            r["version"],
-            r["aliases"],
-            fmt(r["precision_at_5"]),
-            fmt(r["recall_at_5"]),
-            fmt(r["revenue_at_5"]),
-            fmt(r["pr_auc"]),
-            r["window"],
-        )
-    Console().print(table)
+    if output not in FORMATS:
+        _fail(f"--format {output}: choose one of {', '.join(FORMATS)}")
+    mlruns_dir = _settings().mlruns_dir
+    try:
+        store = require_store(mlruns_dir).resolve()
+    except ModelNotFoundError as exc:
+        _fail(str(exc))
+    found = recent_runs(mlruns_dir, limit)
+    typer.echo(f"{len(found)} run(s) in {store}", err=output != "table")
+    if output == "csv":
+        typer.echo(as_csv(found))
+    elif output == "json":
+        typer.echo(as_json(found))
+    elif found:
+        width = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
+        typer.echo(table(found, width))
 
 
 @app.command()
@@ -350,7 +345,7 @@ def score(
     from serving.live import open_live_scorer
     from serving.scoring import scored_table
     from training.sources import canonical_frames, ingested_frames
-    from training.tracking import resolve_model
+    from training.tracking import resolve_model_ref
 
     settings = _settings()
     rejects = rejects_path(out)
@@ -381,7 +376,7 @@ def score(
             _fail(f"{declarations}: no valid declaration to score; {counts} -> {rejects}")
         root = state or settings.live_state_dir
         try:
-            bundle = resolve_model(settings.mlruns_dir, model, work / "model")
+            bundle, named = resolve_model_ref(settings.mlruns_dir, model, work / "model")
             opened = open_live_scorer(read_bundle(bundle), root)
         except (BundleError, FileNotFoundError) as exc:
             _fail(str(exc))
@@ -411,7 +406,7 @@ def score(
     ens_report = summary.tables.get("ens")
     if ens_report is not None and ens_report.rejected:
         typer.echo(f"ENS: {ens_report.rejected:,} of {ens_report.read:,} rejected -> {rejects}")
-    typer.echo(f"scores of {bundle} on {scorer.provider} -> {out}")
+    typer.echo(f"scores of {named} on {scorer.provider} -> {out}")
     if saved is not None:
         meta = live.meta
         typer.echo(
