@@ -62,6 +62,34 @@ def _read_errors() -> tuple[type[Exception], ...]:
     return (OSError, ValueError, pa.ArrowException)
 
 
+def _port_in_use(host: str, port: int) -> bool:
+    """Whether ``host:port`` cannot be bound now (something listens there), checked the way
+    uvicorn binds (SO_REUSEADDR), so a busy port is reported before any slow work."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _busy_port_message(host: str, port: int) -> str:
+    return f"port {port} on {host} is in use: stop what listens there, or give --port"
+
+
+NO_KEYS_WARNING = (
+    "warning: no API key configured: every call but /healthz, /readyz and /metrics will be"
+    " answered 401. Add one at start-up, e.g.\n"
+    '  TARGETING_API_KEYS=\'{"<key>": "admin"}\' TARGETING_API_KEY_PEPPER=<16+ random'
+    " characters> targeting serve\n"
+    "or store digests only in TARGETING_API_KEY_HASHES (see README, 'The scoring service')"
+)
+
+
 def _parse_date(value: str) -> date:
     try:
         return datetime.strptime(value, "%Y-%m-%d").date()
@@ -135,6 +163,8 @@ def demo(
     from targeting.demo import curl_example, run_demo
 
     settings = _settings()
+    if serve_after and _port_in_use("127.0.0.1", port):
+        _fail(_busy_port_message("127.0.0.1", port))
     config = WorldConfig(seed=seed, days=days, declarations_per_day=declarations_per_day)
     run_demo(config, out, settings.mlruns_dir, typer.echo)
     if not serve_after:
@@ -145,7 +175,7 @@ def demo(
     os.environ.setdefault("TARGETING_API_KEYS", json.dumps({key: "admin"}))
     os.environ.setdefault("TARGETING_API_KEY_PEPPER", secrets.token_urlsafe(24))
     os.environ.setdefault("TARGETING_EXPLORATION_KEY", secrets.token_urlsafe(24))
-    os.environ.setdefault("TARGETING_DATA_DIR", str(out / "serving"))
+    os.environ.setdefault("TARGETING_DATA_DIR", str(out))  # the log: out/serving/decisions...
     typer.echo("8. serving the champion; try:")
     typer.echo(curl_example(out, port, key))
     serve(model=None, host="127.0.0.1", port=port, require_gpu=False, device=None)
@@ -456,6 +486,10 @@ def serve(
         )
         typer.echo(f"error: invalid serving settings: {problems}", err=True)
         raise typer.Exit(code=2) from None
+    if _port_in_use(settings.host, settings.port):
+        _fail(_busy_port_message(settings.host, settings.port))
+    if not (settings.api_key_hashes or settings.api_keys):
+        typer.echo(NO_KEYS_WARNING, err=True)
     try:
         loaded = load_model(settings.model_uri, settings)
     except ModelLoadError as exc:
