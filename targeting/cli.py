@@ -372,6 +372,7 @@ def score(
     from features.live import STALE_AFTER_DAYS
     from features.timebase import to_seconds
     from models.bundle import BundleError, read_bundle
+    from serving.ens_status import NOT_SENT, frame_statuses
     from serving.live import open_live_scorer
     from serving.scoring import scored_table
     from training.sources import canonical_frames, ingested_frames
@@ -426,6 +427,10 @@ def score(
             live.fold(d, results, f, i)  # each row still sees only facts strictly before it
         batch = scorer.score_frame(frames["declarations"], f, i)
         table = scored_table(batch)
+        statuses = frame_statuses(frames["declarations"], f)
+        table["ens_status"] = table["declaration_id"].map(
+            dict(zip(frames["declarations"]["declaration_id"], statuses, strict=True))
+        )
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             table.to_csv(out, index=False)
@@ -437,6 +442,15 @@ def score(
     if ens_report is not None and ens_report.rejected:
         typer.echo(f"ENS: {ens_report.rejected:,} of {ens_report.read:,} rejected -> {rejects}")
     typer.echo(f"scores of {named} on {scorer.provider} -> {out}")
+    not_sent = int((table["ens_status"] == NOT_SENT).sum())
+    if not_sent:
+        typer.echo(
+            f"warning: {not_sent:,} of {len(table):,} declarations link an ENS (ens_id) that"
+            f" was not given{'' if ens is None else ' in ' + str(ens)}: their ENS features"
+            " read as if none was filed, which usually raises the score. Pass the ENS file"
+            " with --ens; these rows say ens_status=not_sent in the output",
+            err=True,
+        )
     if saved is not None:
         meta = live.meta
         typer.echo(

@@ -135,3 +135,20 @@ def test_mlflow_info_lines_only_when_verbose(store: Path, verbose: bool) -> None
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     info = [line for line in done.stderr.splitlines() if " INFO " in line]
     assert bool(info) is verbose, done.stderr
+
+
+def test_score_without_ens_warns_and_records_it(
+    frames: dict[str, pd.DataFrame], trained: tuple[TrainResult, Path], tmp_path: Path
+) -> None:
+    d = frames["declarations"]
+    linked = d[d["ens_id"].notna()].tail(4)
+    unlinked = d[d["ens_id"].isna()].tail(1)
+    path = tmp_path / "linked.parquet"
+    write_table(pd.concat([linked, unlinked]), "declarations", path)
+    model = str(trained[0].bundle)
+    result = _score(path, "--model", model, "--frozen")
+    assert result.exit_code == 0, result.output
+    assert "warning: 4 of 5 declarations link an ENS (ens_id) that was not given" in result.stderr
+    scores = pd.read_csv(path.with_name("scores.csv")).set_index("declaration_id")
+    assert (scores.loc[linked["declaration_id"], "ens_status"] == "not_sent").all()
+    assert scores.loc[unlinked["declaration_id"].iloc[0], "ens_status"] == "not_filed"
