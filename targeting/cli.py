@@ -24,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: no option names cut to fit boxes at 80 columns
 )
 
 
@@ -150,7 +151,9 @@ def demo(
     out: Annotated[Path, typer.Option(help="Working directory of the demo.")] = Path("data/demo"),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     days: Annotated[int, typer.Option(min=7, help="Days of history.")] = 120,
-    declarations_per_day: Annotated[int, typer.Option(min=10)] = 1000,
+    declarations_per_day: Annotated[
+        int, typer.Option(min=10, help="Mean declarations per day.")
+    ] = 1000,
     serve_after: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the champion at the end.")
     ] = True,
@@ -357,12 +360,13 @@ def score(
 ) -> None:
     """Score new declarations: id, score, expected revenue, risk band, top 3 reason codes.
 
-    Every row gets the per-row checks of ``ingest`` (canonical Parquet included): only the
-    valid rows are scored and the others are explained in ``<out>.rejects.csv``. Scoring
+    Every row gets the per-row checks of 'ingest' (canonical Parquet included): only the
+    valid rows are scored and the others are explained in <out stem>.rejects.csv. Scoring
     reads the model's live feature state: the declarations scored before (and the control
-    results given with ``--controls``) are folded in, these ones after their own features
-    are computed, and the state is saved for the next run. A mapping's ``label`` section is
-    ignored here.
+    results given with --controls) are folded in, these ones after their own features
+    are computed, and the state is saved for the next run. A mapping's label section is
+    ignored here. Declarations that link an ENS (ens_id) need --ens: without it they are
+    scored as if no ENS was filed, flagged ens_status=not_sent, and a warning says so.
     """
     import tempfile
 
