@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from targeting.invocation import command_name
 from targeting.logs import configure as configure_logging
 from targeting.settings import TargetingSettings
 
@@ -169,7 +170,7 @@ def demo(
     if serve_after and _port_in_use("127.0.0.1", port):
         _fail(_busy_port_message("127.0.0.1", port))
     config = WorldConfig(seed=seed, days=days, declarations_per_day=declarations_per_day)
-    run_demo(config, out, settings.mlruns_dir, typer.echo)
+    run_demo(config, out, settings.mlruns_dir, typer.echo, command_name())
     if not serve_after:
         return
     import os
@@ -286,7 +287,7 @@ def train(
     typer.echo(f"test window: {summary_line(m)}")
     steps = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     typer.echo(f"run {result.registered.run_id}; steps: {steps}")
-    typer.echo(f"promote with: targeting promote {result.registered.version}")
+    typer.echo(f"promote with: {command_name()} promote {result.registered.version}")
 
 
 @app.command()
