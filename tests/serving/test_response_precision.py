@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from serving.selection import Policy
 from tests.serving.conftest import RISK, headers
 
 
@@ -12,3 +13,8 @@ def test_reason_numbers_carry_no_float_noise(client, records) -> None:
     numbers = [x for x in numbers if x is not None]
     assert numbers
     assert all(float(f"{x:.6g}") == x for x in numbers)
+
+
+def test_random_arm_propensity_has_no_float_noise() -> None:
+    """0.05 * 0.1 is 0.005000000000000001 in floating point; the propensity reads 0.005."""
+    assert Policy(inspection_rate=0.05, exploration_share=0.1).random_probability == 0.005
