@@ -27,7 +27,8 @@ COPY models ./models
 COPY training ./training
 COPY serving ./serving
 COPY targeting ./targeting
-RUN pip install --no-compile .
+# The serving group only: no torch, ONNX export or plotting (serving never imports them).
+RUN pip install --no-compile ".[serving]"
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin targeting \
     && mkdir -p /data /app/mlruns && chown -R targeting:targeting /data /app/mlruns

@@ -17,7 +17,9 @@ Runs in well under a minute once the bundle exists.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -68,7 +70,9 @@ def _placement(path: Path, rows: np.ndarray, codes: np.ndarray) -> str:
 
     options = session_options()
     options.enable_profiling = True
-    options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "gpu_check")
+    profiles = Path(tempfile.mkdtemp(prefix="gpu_check_profile_"))
+    atexit.register(shutil.rmtree, profiles, True)
+    options.profile_file_prefix = str(profiles / "gpu_check")
     session = ort.InferenceSession(str(path), options, providers=[CUDA, CPU])
     session.run(None, {"features": rows[:256], "codes": codes[:256]})
     profile = Path(session.end_profiling())
@@ -157,6 +161,7 @@ def main() -> int:
     directory = args.directory
     if directory is None:
         directory = Path(tempfile.mkdtemp(prefix="gpu_check_"))
+        atexit.register(shutil.rmtree, directory, True)
         prepare(directory)
     return check(directory)
 

@@ -25,6 +25,7 @@ Needs wrk (Debian: apt-get install wrk; installed on demand when run as root).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import math
 import os
@@ -161,6 +162,7 @@ def main() -> int:
     args = parser.parse_args()
     wrk = _wrk()
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    atexit.register(shutil.rmtree, work, True)  # removed however the run ends
     bundle, world = bundle_and_world(args, work)
 
     from serving.scoring import Scorer

@@ -17,8 +17,10 @@ goal that the stages alone exceed shows as such.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -61,6 +63,7 @@ def main() -> int:
     parser.add_argument("--fold-rows", type=int, default=5 * BATCH, help="rows of one fold")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-floor-"))
+    atexit.register(shutil.rmtree, work, True)  # removed however the run ends
     bundle, world = bundle_and_world(args, work)
     records = request_records(world, 2 * BATCH)
 

@@ -8,7 +8,9 @@ budget over all test-window declarations, training time and peak memory.
 from __future__ import annotations
 
 import argparse
+import atexit
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -34,6 +36,7 @@ def main() -> int:
     truth = world.truth.to_pandas()
     del world
     work = Path(tempfile.mkdtemp(prefix="bench-train-"))
+    atexit.register(shutil.rmtree, work, True)  # removed however the run ends
     began = time.perf_counter()
     from training.train import TrainConfig
 

@@ -24,6 +24,7 @@ import numpy as np
 from features.inputs import Inputs
 from features.live import STALE_AFTER_DAYS, rows_past
 from serving.decision_log import DecisionLog, DecisionRecord
+from serving.ens_status import EnsStatus, ens_status
 from serving.ids import IdGenerator
 from serving.live import state_end_of
 from serving.metrics import Metrics
@@ -56,6 +57,7 @@ class Outcome:
     record: DecisionRecord
     show_reasons: bool
     model: dict[str, Any]  # name, version, alias
+    ens_status: EnsStatus = "not_filed"  # see serving.ens_status
 
 
 def request_hash(stored: bytes) -> str:
@@ -185,7 +187,7 @@ class DecisionEngine:
                     contributions=None if shap is None else shap[i],
                     shap_base=None if shap is None else scorer.shap_base,
                 )
-                answers.append(Outcome(record, job.reasons, ref))
+                answers.append(Outcome(record, job.reasons, ref, ens_status(records[i])))
                 i += 1
             out.append(answers)
         if model.live is not None and batch.inputs is not None:

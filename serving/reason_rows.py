@@ -31,11 +31,16 @@ def find_explainer() -> ExplainRows | None:
     return getattr(module, "explain_rows", None)
 
 
+SIGNIFICANT_DIGITS = 6  # reason numbers are given to 6 significant digits (no float noise)
+
+
 def _number(value: Any) -> float | None:
+    """A finite number to ``SIGNIFICANT_DIGITS`` significant digits (0.005, not
+    0.005000000000000001); None for missing or non-finite values."""
     if value is None:
         return None
     value = float(value)
-    return value if math.isfinite(value) else None
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if math.isfinite(value) else None
 
 
 def _clean(row: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:

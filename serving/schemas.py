@@ -353,6 +353,14 @@ class ScoreResponse(BaseModel):
         None, description="Top reasons, strongest first (null when reasons were turned off)."
     )
     model: ModelRefOut
+    ens_status: Literal["filed", "not_filed", "not_sent"] = Field(
+        description="filed: the ENS was embedded; not_filed: the declaration names no ENS;"
+        " not_sent: an ens_id without its ENS, scored without knowing the filing (see"
+        " warnings), never as evidence that none was filed."
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="What the score could not take into account."
+    )
 
 
 class BatchItemOut(ScoreResponse):

@@ -58,7 +58,14 @@ class Policy:
 
     @property
     def random_probability(self) -> float:
-        return self.inspection_rate * self.exploration_share
+        """r * e without the product's float noise (0.005, not 0.005000000000000001): it is
+        the propensity the answers and the decision log show."""
+        return _clean(self.inspection_rate * self.exploration_share)
+
+
+def _clean(value: float) -> float:
+    """``value`` to 12 significant digits: drops the last-bit noise of a float product."""
+    return float(f"{value:.12g}")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ happen inside the command so that, e.g., ``targeting serve`` never imports torch
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import time
 from datetime import date, datetime
@@ -16,6 +15,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from targeting.invocation import command_name
+from targeting.logs import configure as configure_logging
 from targeting.settings import TargetingSettings
 
 app = typer.Typer(
@@ -24,15 +25,22 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: no option names cut to fit boxes at 80 columns
 )
 
 
+@app.callback()
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show MLflow's and alembic's INFO lines.")
+    ] = False,
+) -> None:
+    """Machine-learning targeting for customs risk management."""
+    configure_logging(TargetingSettings().log_level, verbose)
+
+
 def _settings() -> TargetingSettings:
-    settings = TargetingSettings()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "mlflow", "urllib3"):  # their INFO lines drown the job's output
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    return settings
+    return TargetingSettings()
 
 
 def _fail(message: str) -> NoReturn:
@@ -54,6 +62,34 @@ def _read_errors() -> tuple[type[Exception], ...]:
     import pyarrow as pa
 
     return (OSError, ValueError, pa.ArrowException)
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    """Whether ``host:port`` cannot be bound now (something listens there), checked the way
+    uvicorn binds (SO_REUSEADDR), so a busy port is reported before any slow work."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _busy_port_message(host: str, port: int) -> str:
+    return f"port {port} on {host} is in use: stop what listens there, or give --port"
+
+
+NO_KEYS_WARNING = (
+    "warning: no API key configured: every call but /healthz, /readyz and /metrics will be"
+    " answered 401. Add one at start-up, e.g.\n"
+    '  TARGETING_API_KEYS=\'{"<key>": "admin"}\' TARGETING_API_KEY_PEPPER=<16+ random'
+    " characters> targeting serve\n"
+    "or store digests only in TARGETING_API_KEY_HASHES (see README, 'The scoring service')"
+)
 
 
 def _parse_date(value: str) -> date:
@@ -116,7 +152,9 @@ def demo(
     out: Annotated[Path, typer.Option(help="Working directory of the demo.")] = Path("data/demo"),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     days: Annotated[int, typer.Option(min=7, help="Days of history.")] = 120,
-    declarations_per_day: Annotated[int, typer.Option(min=10)] = 1000,
+    declarations_per_day: Annotated[
+        int, typer.Option(min=10, help="Mean declarations per day.")
+    ] = 1000,
     serve_after: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the champion at the end.")
     ] = True,
@@ -129,8 +167,10 @@ def demo(
     from targeting.demo import curl_example, run_demo
 
     settings = _settings()
+    if serve_after and _port_in_use("127.0.0.1", port):
+        _fail(_busy_port_message("127.0.0.1", port))
     config = WorldConfig(seed=seed, days=days, declarations_per_day=declarations_per_day)
-    run_demo(config, out, settings.mlruns_dir, typer.echo)
+    run_demo(config, out, settings.mlruns_dir, typer.echo, command_name())
     if not serve_after:
         return
     import os
@@ -139,7 +179,7 @@ def demo(
     os.environ.setdefault("TARGETING_API_KEYS", json.dumps({key: "admin"}))
     os.environ.setdefault("TARGETING_API_KEY_PEPPER", secrets.token_urlsafe(24))
     os.environ.setdefault("TARGETING_EXPLORATION_KEY", secrets.token_urlsafe(24))
-    os.environ.setdefault("TARGETING_DATA_DIR", str(out / "serving"))
+    os.environ.setdefault("TARGETING_DATA_DIR", str(out))  # the log: out/serving/decisions...
     typer.echo("8. serving the champion; try:")
     typer.echo(curl_example(out, port, key))
     serve(model=None, host="127.0.0.1", port=port, require_gpu=False, device=None)
@@ -247,7 +287,7 @@ def train(
     typer.echo(f"test window: {summary_line(m)}")
     steps = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     typer.echo(f"run {result.registered.run_id}; steps: {steps}")
-    typer.echo(f"promote with: targeting promote {result.registered.version}")
+    typer.echo(f"promote with: {command_name()} promote {result.registered.version}")
 
 
 @app.command()
@@ -378,46 +418,35 @@ def rollback() -> None:
 
 
 @app.command()
-def runs(limit: Annotated[int, typer.Option(help="How many recent runs.")] = 10) -> None:
+def runs(
+    limit: Annotated[int, typer.Option(help="How many recent runs.")] = 10,
+    output: Annotated[
+        str,
+        typer.Option("--format", help="table (fits the terminal, 80 columns piped), csv, json."),
+    ] = "table",
+) -> None:
     """Compare recent training runs (test-window metrics of the blend)."""
-    from datetime import UTC, datetime
+    import sys
 
-    from rich.console import Console
-    from rich.table import Table
+    from targeting.runs_table import FORMATS, as_csv, as_json, table
+    from training.tracking import ModelNotFoundError, recent_runs, require_store
 
-    from training.tracking import recent_runs
-
-    table = Table(title="recent runs (test window, blend)")
-    for col in (
-        "run",
-        "started",
-        "version",
-        "aliases",
-        "P@5",
-        "R@5",
-        "revenue@5",
-        "PR-AUC",
-        "window",
-    ):
-        table.add_column(col)
-    for r in recent_runs(_settings().mlruns_dir, limit):
-        started = datetime.fromtimestamp(r["started"] / 1000, UTC).strftime("%Y-%m-%d %H:%M")
-
-        def fmt(v: object) -> str:
-            return "" if v is None else f"{v:.3f}"
-
-        table.add_row(
-            r["run_id"],
-            started,
-            r["version"],
-            r["aliases"],
-            fmt(r["precision_at_5"]),
-            fmt(r["recall_at_5"]),
-            fmt(r["revenue_at_5"]),
-            fmt(r["pr_auc"]),
-            r["window"],
-        )
-    Console().print(table)
+    if output not in FORMATS:
+        _fail(f"--format {output}: choose one of {', '.join(FORMATS)}")
+    mlruns_dir = _settings().mlruns_dir
+    try:
+        store = require_store(mlruns_dir).resolve()
+    except ModelNotFoundError as exc:
+        _fail(str(exc))
+    found = recent_runs(mlruns_dir, limit)
+    typer.echo(f"{len(found)} run(s) in {store}", err=output != "table")
+    if output == "csv":
+        typer.echo(as_csv(found))
+    elif output == "json":
+        typer.echo(as_json(found))
+    elif found:
+        width = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
+        typer.echo(table(found, width))
 
 
 @app.command()
@@ -540,12 +569,13 @@ def score(
 ) -> None:
     """Score new declarations: id, score, expected revenue, risk band, top 3 reason codes.
 
-    Every row gets the per-row checks of ``ingest`` (canonical Parquet included): only the
-    valid rows are scored and the others are explained in ``<out>.rejects.csv``. Scoring
+    Every row gets the per-row checks of 'ingest' (canonical Parquet included): only the
+    valid rows are scored and the others are explained in <out stem>.rejects.csv. Scoring
     reads the model's live feature state: the declarations scored before (and the control
-    results given with ``--controls``) are folded in, these ones after their own features
-    are computed, and the state is saved for the next run. A mapping's ``label`` section is
-    ignored here.
+    results given with --controls) are folded in, these ones after their own features
+    are computed, and the state is saved for the next run. A mapping's label section is
+    ignored here. Declarations that link an ENS (ens_id) need --ens: without it they are
+    scored as if no ENS was filed, flagged ens_status=not_sent, and a warning says so.
     """
     import tempfile
 
@@ -555,10 +585,11 @@ def score(
     from features.live import STALE_AFTER_DAYS
     from features.timebase import to_seconds
     from models.bundle import BundleError, read_bundle
+    from serving.ens_status import NOT_SENT, frame_statuses
     from serving.live import open_live_scorer
     from serving.scoring import scored_table
     from training.sources import canonical_frames, ingested_frames
-    from training.tracking import resolve_model
+    from training.tracking import resolve_model_ref
 
     settings = _settings()
     rejects = rejects_path(out)
@@ -589,7 +620,7 @@ def score(
             _fail(f"{declarations}: no valid declaration to score; {counts} -> {rejects}")
         root = state or settings.live_state_dir
         try:
-            bundle = resolve_model(settings.mlruns_dir, model, work / "model")
+            bundle, named = resolve_model_ref(settings.mlruns_dir, model, work / "model")
             opened = open_live_scorer(read_bundle(bundle), root)
         except (BundleError, FileNotFoundError) as exc:
             _fail(str(exc))
@@ -609,6 +640,10 @@ def score(
             live.fold(d, results, f, i)  # each row still sees only facts strictly before it
         batch = scorer.score_frame(frames["declarations"], f, i)
         table = scored_table(batch)
+        statuses = frame_statuses(frames["declarations"], f)
+        table["ens_status"] = table["declaration_id"].map(
+            dict(zip(frames["declarations"]["declaration_id"], statuses, strict=True))
+        )
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             table.to_csv(out, index=False)
@@ -619,7 +654,16 @@ def score(
     ens_report = summary.tables.get("ens")
     if ens_report is not None and ens_report.rejected:
         typer.echo(f"ENS: {ens_report.rejected:,} of {ens_report.read:,} rejected -> {rejects}")
-    typer.echo(f"scores of {bundle} on {scorer.provider} -> {out}")
+    typer.echo(f"scores of {named} on {scorer.provider} -> {out}")
+    not_sent = int((table["ens_status"] == NOT_SENT).sum())
+    if not_sent:
+        typer.echo(
+            f"warning: {not_sent:,} of {len(table):,} declarations link an ENS (ens_id) that"
+            f" was not given{'' if ens is None else ' in ' + str(ens)}: their ENS features"
+            " read as if none was filed, which usually raises the score. Pass the ENS file"
+            " with --ens; these rows say ens_status=not_sent in the output",
+            err=True,
+        )
     if saved is not None:
         meta = live.meta
         typer.echo(
@@ -669,6 +713,10 @@ def serve(
         )
         typer.echo(f"error: invalid serving settings: {problems}", err=True)
         raise typer.Exit(code=2) from None
+    if _port_in_use(settings.host, settings.port):
+        _fail(_busy_port_message(settings.host, settings.port))
+    if not (settings.api_key_hashes or settings.api_keys):
+        typer.echo(NO_KEYS_WARNING, err=True)
     try:
         loaded = load_model(settings.model_uri, settings)
     except ModelLoadError as exc:

@@ -31,9 +31,14 @@ WORLD_CSV_MAPPING = (
 
 
 def run_demo(
-    config: WorldConfig, out: Path, mlruns_dir: Path, say: Callable[[str], None] = print
+    config: WorldConfig,
+    out: Path,
+    mlruns_dir: Path,
+    say: Callable[[str], None] = print,
+    command: str = "targeting",
 ) -> Path:
-    """Generate, export, ingest and compare, train, promote, score; returns the bundle."""
+    """Generate, export, ingest and compare, train, promote, score; returns the bundle.
+    ``command``: how the hints name the ``targeting`` command (see targeting.invocation)."""
     began = time.perf_counter()
     world = generate_world(config)
     write_world(world, out / "world")
@@ -74,7 +79,7 @@ def run_demo(
     say(table.sort_values("score", ascending=False).head(5).to_string(index=False))
     example = smoke_records(back, np.array([len(back["declarations"]) - 1]))[0]
     (out / "example_declaration.json").write_text(json.dumps(example, indent=1))
-    say(f"done in {time.perf_counter() - began:.1f} s; runs: `targeting runs`")
+    say(f"done in {time.perf_counter() - began:.1f} s; compare runs with: {command} runs")
     return result.bundle
 
 

@@ -147,9 +147,21 @@ def _set_history(client: Any, history: list[str]) -> None:
     client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG, json.dumps(history))
 
 
+def local_artifact_path(uri: str) -> Path:
+    """The local directory of a ``file:`` artifact URI (the store under ``mlruns/``)."""
+    from urllib.parse import unquote, urlparse
+    from urllib.request import url2pathname
+
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        raise ValueError(f"{uri}: not a local artifact location")
+    return Path(url2pathname(unquote(parsed.path)))
+
+
 def promote(mlruns_dir: Path, version: str) -> str:
     """Move the champion alias to ``version``; returns the previous champion ('' if none),
     which joins the alias history (``targeting rollback`` restores it)."""
+    require_store(mlruns_dir)
     mlflow = _client(mlruns_dir)
     client = mlflow.MlflowClient()
     client.get_model_version(MODEL_NAME, version)  # raises if it does not exist
@@ -181,30 +193,75 @@ def rollback(mlruns_dir: Path) -> tuple[str, str]:
     return restored, current
 
 
-def resolve_model(mlruns_dir: Path, uri: str | None, destination: Path) -> Path:
-    """A local bundle directory for a bundle path, a models:/ URI, or (None) the champion,
-    else the latest version."""
-    if uri and not uri.startswith("models:/") and Path(uri).exists():
-        return Path(uri)
+class ModelNotFoundError(FileNotFoundError):
+    """A model the user named (path, version, alias) or the default one does not exist."""
+
+
+def require_store(mlruns_dir: Path) -> Path:
+    """The tracking database under ``mlruns_dir``; an error (never a new, empty store) if
+    there is none, so a command run in the wrong directory says so."""
+    database = mlruns_dir / "mlflow.db"
+    if not database.is_file():
+        raise ModelNotFoundError(
+            f"no tracking store at {database.resolve()}: run `targeting train` first, or set"
+            " TARGETING_MLRUNS_DIR"
+        )
+    return database
+
+
+def resolve_model_ref(mlruns_dir: Path, uri: str | None, destination: Path) -> tuple[Path, str]:
+    """A local bundle directory and a name for it (``targeting version 3 (champion)`` or the
+    bundle path) for a bundle path, a models:/ URI, or (None) the champion, else the latest
+    version. A missing bundle, store or version raises ``ModelNotFoundError``."""
+    if uri and not uri.startswith("models:/"):
+        if not Path(uri).is_dir():
+            raise ModelNotFoundError(
+                f"{uri}: no such bundle directory (or give models:/NAME/VERSION)"
+            )
+        return Path(uri), str(uri)
+    require_store(mlruns_dir)
     mlflow = _client(mlruns_dir)
     client = mlflow.MlflowClient()
+    label = ""
     if uri is None:
         try:
             version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version
+            label = f" ({CHAMPION})"
         except mlflow.exceptions.MlflowException:
             versions = client.search_model_versions(f"name='{MODEL_NAME}'")
             if not versions:
-                raise FileNotFoundError(
+                raise ModelNotFoundError(
                     "no registered model: run `targeting train` first"
                 ) from None
             version = max(int(v.version) for v in versions)
+            label = " (latest; no champion)"
         uri = f"models:/{MODEL_NAME}/{version}"
     destination.mkdir(parents=True, exist_ok=True)
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination)))
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination))
+    except mlflow.exceptions.MlflowException as exc:
+        raise ModelNotFoundError(
+            f"{uri}: not in the registry at {mlruns_dir} ({exc.message.splitlines()[0]})"
+        ) from None
+    name = uri.removeprefix("models:/")
+    if "@" in name:
+        name, alias = name.split("@", 1)
+        described = f"{name} version {client.get_model_version_by_alias(name, alias).version}"
+        return Path(local), f"{described} ({alias})"
+    name, _, number = name.partition("/")
+    return Path(local), f"{name} version {number}{label}"
+
+
+def resolve_model(mlruns_dir: Path, uri: str | None, destination: Path) -> Path:
+    """A local bundle directory for a bundle path, a models:/ URI, or (None) the champion,
+    else the latest version (see ``resolve_model_ref``)."""
+    return resolve_model_ref(mlruns_dir, uri, destination)[0]
 
 
 def recent_runs(mlruns_dir: Path, limit: int = 10) -> list[dict[str, Any]]:
-    """Recent runs with their key metrics and registered version, newest first."""
+    """Recent runs with their key metrics and registered version, newest first (an error,
+    never a new empty store, when ``mlruns_dir`` holds none)."""
+    require_store(mlruns_dir)
     mlflow = _client(mlruns_dir)
     eid = experiment_id(mlruns_dir)
     runs = mlflow.search_runs(

@@ -57,7 +57,7 @@ from training.report import EvaluationWindow, unweighted_calibration_check, wind
 from training.served import WindowFeatures, served_window
 from training.smoke import smoke_records, smoke_scores
 from training.split import time_split
-from training.tracking import Registered, log_run
+from training.tracking import Registered, local_artifact_path, log_run
 
 StepFn = Callable[[str], contextlib.AbstractContextManager[None]]
 BASELINE_FEATURE = "importer__hit_rate"
@@ -190,7 +190,33 @@ def train(
     step: StepFn = _quiet_step,
     work_dir: Path | None = None,
 ) -> TrainResult:
-    """Train, evaluate as served on the latest part of the history, refit, and register."""
+    """Train, evaluate as served on the latest part of the history, refit, and register.
+
+    The bundle, plots and tables are written under ``work_dir`` (kept) or, without one, in
+    a temporary directory removed on every path, success or error: the result then points
+    at the run's logged copies under ``mlruns_dir`` (the bundle the registry serves).
+    """
+    if work_dir is not None:
+        return _train(frames, mlruns_dir, config, source, step, Path(work_dir))
+    with tempfile.TemporaryDirectory(prefix="targeting-train-") as scratch:
+        result = _train(frames, mlruns_dir, config, source, step, Path(scratch))
+    logged = local_artifact_path(result.registered.source)
+    return replace(
+        result,
+        bundle=logged,
+        evaluated_trees=logged.parent / "evaluated_model" / TREES_TEXT,
+    )
+
+
+def _train(
+    frames: dict[str, pd.DataFrame],
+    mlruns_dir: Path,
+    config: TrainConfig | None,
+    source: dict[str, str] | None,
+    step: StepFn,
+    work: Path,
+) -> TrainResult:
+    """One run writing its files under ``work`` (see ``train``)."""
     config = config or TrainConfig()
     d = frames["declarations"]
     c = frames.get("controls")
@@ -348,7 +374,6 @@ def train(
             registered_models, served["valid"].x, codes_all[served["valid"].rows]
         )
         bands = _bands(traffic, config.band_high_share, config.band_medium_share)
-    work = Path(work_dir or tempfile.mkdtemp(prefix="targeting-train-"))
     bundle = work / "bundle"
     with timed("bundle"):
         bundle.mkdir(parents=True, exist_ok=True)

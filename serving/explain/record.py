@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.inputs import Inputs, inputs_from_records
+from serving.ens_status import ens_status
 from serving.explain.context import ExplainContext, build_context
 from serving.explain.reasons import explain_rows
 from serving.schemas import flat_record
@@ -37,6 +38,8 @@ class Explained:
     base: float  # TreeSHAP base value (log-odds)
     ctx: ExplainContext
     notes: list[str]  # caveats shown on the page (recomputed parts, mismatches)
+    # filed / not_filed / not_sent (an ens_id whose filing was not sent): serving.ens_status
+    ens_status: str = "not_filed"
 
     @property
     def final(self) -> float:
@@ -112,7 +115,10 @@ def explain_record(
     ctx = build_context(scorer.pipeline, names, x[None, :].astype(np.float32), inputs)
     if inputs is None:
         notes.append("Declaration unreadable: baselines and network not shown.")
-    return Explained(names, x, np.asarray(contrib, dtype=np.float64), base, ctx, notes)
+    declaration = record.get("declaration")
+    status = ens_status(declaration) if isinstance(declaration, dict) else "not_filed"
+    contributions = np.asarray(contrib, dtype=np.float64)
+    return Explained(names, x, contributions, base, ctx, notes, status)
 
 
 def _other_version_note(logged: str, loaded: str, as_made: bool) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
@@ -14,6 +15,7 @@ from serving.auth import RiskEngine
 from serving.batch_body import read_batch
 from serving.deps import RequestIdDep, StateDep
 from serving.engine import Outcome, ScoreJob, request_hash
+from serving.ens_status import NOT_SENT, not_sent_warning
 from serving.examples import EXAMPLE_DECLARATION
 from serving.schemas import (
     DECLARATION,
@@ -109,7 +111,14 @@ def answer(o: Outcome) -> dict[str, Any]:
         "decision": {"selected": r.selected, "basis": r.basis, "propensity": r.propensity},
         "reasons": r.reasons if o.show_reasons else None,
         "model": o.model,
+        "ens_status": o.ens_status,
+        "warnings": [not_sent_warning(_ens_id(r.declaration))] if o.ens_status == NOT_SENT else [],
     }
+
+
+def _ens_id(stored: bytes) -> object:
+    """The ``ens_id`` of a stored declaration (read only for the rare not-sent answer)."""
+    return json.loads(stored).get("ens_id")
 
 
 @router.post(

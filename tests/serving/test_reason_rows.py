@@ -26,9 +26,11 @@ def test_code_fallback_matches_the_batch_reasons(scored) -> None:
         for r, (reason, contribution, feature) in zip(row, batch.reasons[i], strict=True):
             assert set(r) == set(KEYS)
             assert r["text"] == reason.text
-            assert r["contribution"] == pytest.approx(contribution)
+            assert r["contribution"] == pytest.approx(
+                contribution, rel=1e-5
+            )  # 6 significant digits
             value = batch.features[i, scorer.names.index(feature)]
-            assert r["value"] == (None if np.isnan(value) else pytest.approx(value))
+            assert r["value"] == (None if np.isnan(value) else pytest.approx(value, rel=1e-5))
 
 
 def test_explainer_rows_keep_the_same_codes(scored) -> None:
