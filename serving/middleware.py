@@ -2,6 +2,10 @@
 
 The access log holds no personal data: request id, method, route *template*
 (``/v1/consignments/{declaration_id}``, never the id itself), status and duration.
+Metric labels come from closed sets, so no client can grow ``/metrics``: the method
+if it is a standard one (else ``other``), the route template of a route of the app
+(``/openapi.json`` and ``/docs`` too; a path no route matches is ``unmatched``), and
+a standard status code (else ``other``).
 The request id is the client's ``X-Request-ID`` when it is a plain token, else a
 fresh one; it comes back in the response header. The body size limit holds for every
 request: one whose ``Content-Length`` is over it is answered 413 unread, and the bytes
@@ -18,6 +22,7 @@ import logging
 import re
 import time
 import traceback
+from http import HTTPStatus
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +33,10 @@ from serving.metrics import Metrics
 logger = logging.getLogger("serving.access")
 REQUEST_ID_HEADER = "x-request-id"
 _TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+STATUSES = frozenset(str(s.value) for s in HTTPStatus)
+OTHER = "other"
+UNMATCHED = "unmatched"
 
 
 def request_id_of(scope: Scope) -> str:
@@ -40,6 +49,36 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+def method_label(scope: Scope) -> str:
+    """The request method as a metric label: a standard method, else ``other``."""
+    method = scope.get("method", "")
+    return method if method in METHODS else OTHER
+
+
+def status_label(status: int) -> str:
+    """A status code as a metric label: a standard code, else ``other``."""
+    code = str(status)
+    return code if code in STATUSES else OTHER
+
+
+def route_label(scope: Scope) -> str:
+    """The template of the route that took the request (``unmatched`` when none did).
+
+    FastAPI's routes put themselves in the scope; Starlette's (``/openapi.json``,
+    ``/docs``) only their endpoint, found back among the app's routes."""
+    route = scope.get("route")
+    if route is not None:
+        # path_format: the template without converters ("{declaration_id}", not ":path")
+        return str(getattr(route, "path_format", None) or getattr(route, "path", UNMATCHED))
+    endpoint = scope.get("endpoint")
+    app = scope.get("app")
+    if endpoint is not None and app is not None:
+        for candidate in getattr(app, "routes", ()):
+            if getattr(candidate, "endpoint", None) is endpoint:
+                return str(getattr(candidate, "path_format", None) or candidate.path)
+    return UNMATCHED
 
 
 class BodyTooLargeError(Exception):
@@ -120,13 +159,10 @@ class RequestMiddleware:
             if not started[0]:
                 await _send_json(send_tagged, 500, b'{"detail":"internal error"}')
         finally:
-            route = scope.get("route")
-            # path_format: the template without converters ("{declaration_id}", not ":path")
-            template = getattr(route, "path_format", None) or getattr(route, "path", None)
-            template = template or "unmatched"
+            template = route_label(scope)
             elapsed = time.perf_counter() - began
-            method = scope.get("method", "-")
-            self.metrics.requests.labels(method, template, str(status[0])).inc()
+            method = method_label(scope)
+            self.metrics.requests.labels(method, template, status_label(status[0])).inc()
             self.metrics.latency.labels(method, template).observe(elapsed)
             logger.info(
                 "%s %s %s %d %.1fms", request_id, method, template, status[0], elapsed * 1000
