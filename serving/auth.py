@@ -11,7 +11,7 @@ print(hash_key('KEY', 'PEPPER'))"``.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from hashlib import sha256
 from typing import Annotated
 
@@ -21,6 +21,7 @@ from fastapi.security import APIKeyHeader
 from serving.settings import Role, ServingSettings
 
 API_KEY_HEADER = "X-API-Key"
+_ROLE = "api_key_role"  # where authorise keeps the role found in the request's state
 _header = APIKeyHeader(
     name=API_KEY_HEADER, auto_error=False, description="API key; its role grants access."
 )
@@ -63,10 +64,14 @@ def grants(held: Role, needed: Role) -> bool:
     return held is Role.ADMIN or held is needed
 
 
-def require(*needed: Role) -> Callable[..., Awaitable[Role]]:
-    """A dependency admitting keys holding one of ``needed`` (or admin); returns the role."""
-
-    async def check(request: Request, key: Annotated[str | None, Security(_header)] = None) -> Role:
+def authorise(request: Request, needed: Sequence[Role]) -> Role:
+    """The role of the request's key if it holds one of ``needed`` (or admin); else
+    401 (missing or unknown key) or 403. The role found is kept in the request's state,
+    so a second check of the same request hashes nothing."""
+    state = request.scope.setdefault("state", {})
+    role: Role | None = state.get(_ROLE)
+    if role is None:
+        key = request.headers.get(API_KEY_HEADER)
         if not key:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -80,13 +85,23 @@ def require(*needed: Role) -> Callable[..., Awaitable[Role]]:
                 "unknown API key",
                 headers={"WWW-Authenticate": "ApiKey"},
             )
-        if not any(grants(role, n) for n in needed):
-            wanted = " or ".join(n.value for n in needed)
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"this key's role ({role.value}) may not: needs {wanted}"
-            )
-        return role
+        state[_ROLE] = role
+    if not any(grants(role, n) for n in needed):
+        wanted = " or ".join(n.value for n in needed)
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"this key's role ({role.value}) may not: needs {wanted}"
+        )
+    return role
 
+
+def require(*needed: Role) -> Callable[..., Awaitable[Role]]:
+    """A dependency admitting keys holding one of ``needed`` (or admin); returns the role.
+    Its ``roles`` let ``serving.guard.GuardedRoute`` check the key before the body."""
+
+    async def check(request: Request, key: Annotated[str | None, Security(_header)] = None) -> Role:
+        return authorise(request, needed)
+
+    check.roles = needed  # type: ignore[attr-defined]
     return check
 
 

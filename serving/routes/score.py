@@ -15,6 +15,7 @@ from serving.batch_body import read_batch
 from serving.deps import RequestIdDep, StateDep
 from serving.engine import Outcome, ScoreJob, request_hash
 from serving.examples import EXAMPLE_DECLARATION
+from serving.guard import GuardedRoute, body_limit
 from serving.schemas import (
     DECLARATION,
     BatchScoreResponse,
@@ -26,7 +27,8 @@ from serving.schemas import (
     scoring_record,
 )
 
-router = APIRouter(prefix="/v1", tags=["scoring"])
+router = APIRouter(prefix="/v1", tags=["scoring"], route_class=GuardedRoute)
+DECLARATION_BYTES = 8 * 1024 * 1024  # a declaration with 1,000 ENS items of long texts fits
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "The body could not be parsed."},
     401: {"model": ErrorOut, "description": "Missing or unknown API key."},
@@ -118,6 +120,7 @@ def answer(o: Outcome) -> dict[str, Any]:
     responses=ERRORS,
     summary="Score one declaration and decide whether to control it",
 )
+@body_limit(DECLARATION_BYTES)
 async def score(
     declaration: Annotated[
         Declaration,  # type: ignore[valid-type]

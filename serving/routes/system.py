@@ -11,9 +11,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from serving.auth import AnyRole, RiskEngine
 from serving.deps import ModelDep, StateDep
+from serving.guard import GuardedRoute
 from serving.schemas import ErrorOut, HealthOut, ModelInfoOut, ReadyOut
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=GuardedRoute)
 
 
 @router.get("/healthz", response_model=HealthOut)
