@@ -11,14 +11,26 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_URI = "models:/targeting@champion"
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 MIN_PEPPER_CHARS = 16
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+def log_level_name(value: Any) -> Any:
+    """A logging level name in any case (``warning``, ``Warning``) as ``logging`` and
+    uvicorn take it (upper case here; uvicorn gets it lower-cased)."""
+    if isinstance(value, str) and value.strip().upper() in LOG_LEVELS:
+        return value.strip().upper()
+    return value
+
+
+LogLevel = Annotated[Literal[LOG_LEVELS], BeforeValidator(log_level_name)]
 
 
 class Role(StrEnum):
@@ -84,7 +96,7 @@ class ServingSettings(BaseSettings):
     # Server.
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
 
     @field_validator("api_key_hashes")
     @classmethod
