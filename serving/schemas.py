@@ -488,12 +488,21 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
 
 
+class StorageOut(BaseModel):
+    """Whether the decision log takes writes, and if not why."""
+
+    ok: bool
+    error: str | None = None
+
+
 class ReadyOut(BaseModel):
-    """Readiness: the bundle is loaded; on which execution provider."""
+    """Readiness: the bundle is loaded and the decision log takes writes; on which
+    execution provider the model runs."""
 
     ready: bool
     model: ModelRefOut | None = None
     provider: str | None = None
+    decision_log: StorageOut | None = None
 
 
 class ErrorOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -26,15 +27,30 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     response_model=ReadyOut,
-    responses={503: {"model": ReadyOut, "description": "No model loaded."}},
+    responses={
+        503: {
+            "model": ReadyOut,
+            "description": "No model loaded, or the decision log cannot be written.",
+        }
+    },
 )
 async def readyz(request: Request) -> Any:
-    """A model is loaded; which execution provider it runs on."""
+    """A model is loaded and the decision log takes writes; which execution provider
+    the model runs on. While the log's last write failed, each call tries a small write
+    to see whether it came back."""
     state = getattr(request.app.state, "serving", None)
     if state is None:
         return JSONResponse(status_code=503, content={"ready": False})
     model = state.holder.current
-    return {"ready": True, "model": model.ref.as_dict(), "provider": model.scorer.provider}
+    db = state.log.db
+    failure = None if db.last_error is None else await asyncio.to_thread(db.health)
+    content = {
+        "ready": failure is None,
+        "model": model.ref.as_dict(),
+        "provider": model.scorer.provider,
+        "decision_log": {"ok": failure is None, "error": failure},
+    }
+    return JSONResponse(status_code=200 if failure is None else 503, content=content)
 
 
 @router.get(
