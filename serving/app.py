@@ -5,11 +5,13 @@ and starts the micro-batcher, keeping them in one ``AppState`` at ``app.state.se
 routers stay thin and reach it through typed dependencies (``serving.deps``).
 ``uvicorn --factory --no-access-log serving.app:app_from_env`` builds it from
 ``TARGETING_*`` variables (``targeting serve`` does the same): uvicorn's own access log
-would write request paths, which carry declaration ids, into the logs.
+would write request paths, which carry declaration ids, into the logs. On SIGTERM the
+app drains first (``serving.drain``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +19,7 @@ from fastapi import FastAPI
 
 from serving import errors
 from serving.auth import KeyRing
+from serving.drain import Drain
 from serving.lifecycle import start_polling
 from serving.metrics import Metrics
 from serving.middleware import RequestMiddleware
@@ -38,15 +41,18 @@ control results, admin keys reload the model and may do everything.
 def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> FastAPI:
     """The app; ``model`` skips loading at start-up (the CLI loads first to fail fast)."""
     metrics = Metrics()
+    drain = Drain(settings.shutdown_drain_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await open_state(settings, metrics, model)
         app.state.serving = state
         start_polling(state)
+        drain.install(asyncio.get_running_loop())
         try:
             yield
         finally:
+            drain.uninstall()
             app.state.serving = None
             await close_state(state)
 
@@ -60,7 +66,10 @@ def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> F
     app.state.metrics = metrics
     app.state.keys = KeyRing.from_settings(settings)
     app.state.serving = None
-    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.state.drain = drain
+    app.add_middleware(
+        RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes, drain=drain
+    )
     errors.install(app)
     for module in (score, consignments, controls, admin, system):
         app.include_router(module.router)

@@ -7,7 +7,8 @@ if it is a standard one (else ``other``), the route template of a route of the a
 (``/openapi.json`` and ``/docs`` too; a path no route matches is ``unmatched``), and
 a standard status code (else ``other``).
 The request id is the client's ``X-Request-ID`` when it is a plain token, else a
-fresh one; it comes back in the response header. The body size limit holds for every
+fresh one; it comes back in the response header. While the app drains (``serving.drain``) every
+answer says ``Connection: close``. The body size limit holds for every
 request: one whose ``Content-Length`` is over it is answered 413 unread, and the bytes
 of any body (a chunked upload has no ``Content-Length``) are counted as the app reads
 them, which is answered 413 as soon as they pass the limit, before anything is done
@@ -27,6 +28,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.drain import Drain
 from serving.ids import IdGenerator
 from serving.metrics import Metrics
 
@@ -88,10 +90,13 @@ class BodyTooLargeError(Exception):
 class RequestMiddleware:
     """Wraps every HTTP request: id, size limit, metrics, one log line."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, max_body_bytes: int, drain: Drain | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.drain = drain
         self._ids = IdGenerator()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,6 +119,8 @@ class RequestMiddleware:
                 status[0] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                if self.drain is not None and self.drain.draining:
+                    headers.append((b"connection", b"close"))  # come back on a new connection
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -503,6 +503,7 @@ class ReadyOut(BaseModel):
     model: ModelRefOut | None = None
     provider: str | None = None
     decision_log: StorageOut | None = None
+    draining: bool = False
 
 
 class ErrorOut(BaseModel):

@@ -22,6 +22,7 @@ def server_options(settings: ServingSettings) -> dict[str, Any]:
         "port": settings.port,
         "access_log": False,
         "log_level": settings.log_level.lower(),
+        "timeout_graceful_shutdown": settings.shutdown_grace_s,
     }
 
 

@@ -97,6 +97,10 @@ class ServingSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     log_level: LogLevel = "INFO"
+    # SIGTERM (serving.drain): keep answering (Connection: close, /readyz 503) this long,
+    # then stop listening and wait at most shutdown_grace_s for requests in flight.
+    shutdown_drain_s: float = Field(5.0, ge=0, le=300)
+    shutdown_grace_s: float = Field(30.0, gt=0, le=3_600)
 
     @field_validator("api_key_hashes")
     @classmethod

@@ -30,7 +30,8 @@ async def healthz() -> dict[str, str]:
     responses={
         503: {
             "model": ReadyOut,
-            "description": "No model loaded, or the decision log cannot be written.",
+            "description": "No model loaded, the decision log cannot be written, or the"
+            " service is draining before it stops (SIGTERM).",
         }
     },
 )
@@ -41,6 +42,8 @@ async def readyz(request: Request) -> Any:
     state = getattr(request.app.state, "serving", None)
     if state is None:
         return JSONResponse(status_code=503, content={"ready": False})
+    if request.app.state.drain.draining:
+        return JSONResponse(status_code=503, content={"ready": False, "draining": True})
     model = state.holder.current
     db = state.log.db
     failure = None if db.last_error is None else await asyncio.to_thread(db.health)
