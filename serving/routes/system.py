@@ -98,12 +98,9 @@ async def model_info(state: StateDep, model: ModelDep, _role: AnyRole) -> dict[s
     }
 
 
-@router.post(
-    "/v1/noop",
-    response_model=HealthOut,
-    responses={401: {"model": ErrorOut, "description": "Missing or unknown API key."}},
-)
+@router.post("/v1/noop", response_model=HealthOut, include_in_schema=False)
 async def noop(_role: RiskEngine) -> dict[str, str]:
     """An authenticated POST that does nothing: the baseline of the latency benchmark
-    (``benchmarks/serving.py``) and a probe of the request path without scoring."""
+    (``benchmarks/serving.py``) and a probe of the request path without scoring. Not in
+    the public OpenAPI schema: a benchmark probe, not part of the API."""
     return {"status": "ok"}
