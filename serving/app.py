@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from serving import errors
+from serving import api_docs, errors
 from serving.auth import KeyRing
 from serving.drain import Drain
 from serving.lifecycle import start_polling
@@ -62,6 +62,8 @@ def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> F
         summary="Customs risk targeting: scores, selection decisions, reasons.",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # serving.api_docs: Swagger UI from local files
+        redoc_url=None,
     )
     app.state.metrics = metrics
     app.state.keys = KeyRing.from_settings(settings)
@@ -71,6 +73,7 @@ def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> F
         RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes, drain=drain
     )
     errors.install(app)
+    api_docs.install(app)
     for module in (score, consignments, controls, admin, system):
         app.include_router(module.router)
     return app

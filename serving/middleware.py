@@ -8,7 +8,9 @@ if it is a standard one (else ``other``), the route template of a route of the a
 a standard status code (else ``other``).
 The request id is the client's ``X-Request-ID`` when it is a plain token, else a
 fresh one; it comes back in the response header. While the app drains (``serving.drain``) every
-answer says ``Connection: close``. The body size limit holds for every
+answer says ``Connection: close``. Every answer says ``X-Content-Type-Options: nosniff``
+and HTML pages get a Content-Security-Policy without external sources, ``X-Frame-Options``
+and ``Referrer-Policy`` (``security_headers``). The body size limit holds for every
 request: one whose ``Content-Length`` is over it is answered 413 unread, and the bytes
 of any body (a chunked upload has no ``Content-Length``) are counted as the app reads
 them, which is answered 413 as soon as they pass the limit, before anything is done
@@ -51,6 +53,33 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+# Pages are self-contained (inline CSS and SVG; /docs loads Swagger UI's files from here):
+# nothing may come from elsewhere, be framed, or leak the page's address on a link.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none';"
+    " form-action 'self'; frame-ancestors 'none'"
+)
+HTML_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+def security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Headers to add to a response with ``headers``: ``nosniff`` on every answer, and on
+    HTML pages a Content-Security-Policy without external sources, no framing, no
+    referrer (a header the app set itself is kept)."""
+    present = {name.lower(): value for name, value in headers}
+    added = (
+        [] if b"x-content-type-options" in present else [(b"x-content-type-options", b"nosniff")]
+    )
+    if present.get(b"content-type", b"").lower().startswith(b"text/html"):
+        added.extend((name, value) for name, value in HTML_HEADERS if name not in present)
+    return added
 
 
 def method_label(scope: Scope) -> str:
@@ -119,6 +148,7 @@ class RequestMiddleware:
                 status[0] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                headers.extend(security_headers(headers))
                 if self.drain is not None and self.drain.draining:
                     headers.append((b"connection", b"close"))  # come back on a new connection
                 message = {**message, "headers": headers}
