@@ -67,6 +67,7 @@ def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> F
     )
     app.state.metrics = metrics
     app.state.keys = KeyRing.from_settings(settings)
+    app.state.metrics_key_required = settings.metrics_key_required
     app.state.serving = None
     app.state.drain = drain
     app.add_middleware(

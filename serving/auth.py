@@ -64,14 +64,14 @@ def grants(held: Role, needed: Role) -> bool:
     return held is Role.ADMIN or held is needed
 
 
-def authorise(request: Request, needed: Sequence[Role]) -> Role:
-    """The role of the request's key if it holds one of ``needed`` (or admin); else
-    401 (missing or unknown key) or 403. The role found is kept in the request's state,
-    so a second check of the same request hashes nothing."""
+def authorise(request: Request, needed: Sequence[Role], key: str | None = None) -> Role:
+    """The role of ``key`` (default: the request's ``X-API-Key``) if it holds one of
+    ``needed`` (or admin); else 401 (missing or unknown key) or 403. The role found is
+    kept in the request's state, so a second check of the same request hashes nothing."""
     state = request.scope.setdefault("state", {})
     role: Role | None = state.get(_ROLE)
     if role is None:
-        key = request.headers.get(API_KEY_HEADER)
+        key = key or request.headers.get(API_KEY_HEADER)
         if not key:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -92,6 +92,16 @@ def authorise(request: Request, needed: Sequence[Role]) -> Role:
             status.HTTP_403_FORBIDDEN, f"this key's role ({role.value}) may not: needs {wanted}"
         )
     return role
+
+
+def bearer_or_header(request: Request) -> str | None:
+    """The key of a request sent as ``X-API-Key`` or as ``Authorization: Bearer KEY`` (what
+    a Prometheus scrape configuration can send)."""
+    key = request.headers.get(API_KEY_HEADER)
+    if key:
+        return key
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 def require(*needed: Role) -> Callable[..., Awaitable[Role]]:

@@ -93,6 +93,13 @@ class ServingSettings(BaseSettings):
     api_key_pepper: SecretStr = SecretStr("")
     api_key_hashes: dict[str, Role] = Field(default_factory=dict, repr=False)
     api_keys: dict[str, Role] = Field(default_factory=dict, repr=False)
+    # Where it runs: "development" relaxes what would expose the service elsewhere
+    # (today: /metrics without a key).
+    environment: Literal["production", "development"] = "production"
+    # /metrics shows the selection threshold and the score distribution: a key (any role,
+    # in X-API-Key or as "Authorization: Bearer KEY") is required unless this is false;
+    # unset, it is required outside development.
+    metrics_require_key: bool | None = None
     # Server.
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -134,6 +141,13 @@ class ServingSettings(BaseSettings):
                 " when API keys are configured (TARGETING_API_KEY_PEPPER)"
             )
         return self
+
+    @property
+    def metrics_key_required(self) -> bool:
+        """Whether ``/metrics`` needs a key: as set, else outside development."""
+        if self.metrics_require_key is not None:
+            return self.metrics_require_key
+        return self.environment != "development"
 
     @property
     def model_rate(self) -> float:

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from serving.auth import AnyRole, RiskEngine
+from serving.auth import AnyRole, RiskEngine, authorise, bearer_or_header
 from serving.deps import ModelDep, StateDep
 from serving.guard import GuardedRoute
 from serving.schemas import ErrorOut, HealthOut, ModelInfoOut, ReadyOut
+from serving.settings import Role
 
 router = APIRouter(tags=["system"], route_class=GuardedRoute)
 
@@ -59,10 +60,17 @@ async def readyz(request: Request) -> Any:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."},
+        401: {"model": ErrorOut, "description": "Missing or unknown key (when one is required)."},
+    },
 )
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics of this process."""
+    """Prometheus metrics of this process. They show the selection threshold and the score
+    distribution: a key of any role is required (``X-API-Key`` or ``Authorization: Bearer``)
+    unless ``TARGETING_METRICS_REQUIRE_KEY=false`` or ``TARGETING_ENVIRONMENT=development``."""
+    if request.app.state.metrics_key_required:
+        authorise(request, (Role.RISK_ENGINE, Role.ANALYST), bearer_or_header(request))
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 

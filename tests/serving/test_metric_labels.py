@@ -19,12 +19,12 @@ def test_invented_methods_add_no_series(client) -> None:
     for i in range(20):  # every kind of request below once, so its series exist
         client.request(f"INVENT{i}", "/v1/score")
         client.request(f"INVENT{i}", f"/no/such/path/{i}")
-    client.get("/metrics")
-    before = client.get("/metrics").text
+    client.get("/metrics", headers=headers(ANALYST))
+    before = client.get("/metrics", headers=headers(ANALYST)).text
     for i in range(5_000):
         path = "/v1/score" if i % 2 else f"/no/such/path/{i}"
         assert client.request(f"M{i}X", path).status_code in (404, 405)
-    after = client.get("/metrics").text
+    after = client.get("/metrics", headers=headers(ANALYST)).text
     assert _series(after) == _series(before), _series(after) ^ _series(before)
     assert len(after) - len(before) < 200  # only the counts grew
     assert 'method="other"' in after
@@ -36,7 +36,7 @@ def test_ids_and_documentation_routes_are_labelled_by_template(client) -> None:
     client.get("/v1/consignments/UNSEEN-0001", headers=headers(ANALYST))
     assert client.get("/openapi.json").status_code == 200
     assert client.get("/docs").status_code == 200
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=headers(ANALYST)).text
     assert 'route="/v1/consignments/{declaration_id}"' in text
     assert "UNSEEN-0001" not in text
     assert 'targeting_http_requests_total{method="GET",route="/openapi.json",status="200"}' in text
