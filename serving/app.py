@@ -71,7 +71,11 @@ def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> F
     app.state.serving = None
     app.state.drain = drain
     app.add_middleware(
-        RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes, drain=drain
+        RequestMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        drain=drain,
+        body_timeout_s=settings.body_timeout_s,
     )
     errors.install(app)
     api_docs.install(app)

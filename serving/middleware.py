@@ -13,7 +13,8 @@ and HTML pages get a Content-Security-Policy without external sources, ``X-Frame
 and ``Referrer-Policy`` (``security_headers``). The body size limit holds for every
 request: one whose ``Content-Length`` is over it is answered 413 unread, and the bytes
 of any body (a chunked upload has no ``Content-Length``) are counted as the app reads
-them, which is answered 413 as soon as they pass the limit, before anything is done
+them, which is answered 413 as soon as they pass the limit (and a body that stops
+arriving for ``body_timeout_s`` is answered 408), before anything is done
 with the request (unless the app had already started its answer). An unexpected
 exception is answered with a bare 500 and logged with its type and traceback but not
 its message, which may quote the data.
@@ -21,6 +22,7 @@ its message, which may quote the data.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -116,16 +118,26 @@ class BodyTooLargeError(Exception):
     """Raised to the app reading a request body past the size limit, to stop it there."""
 
 
+class BodyTimeoutError(Exception):
+    """Raised to the app waiting for a body that stopped arriving, to stop it there."""
+
+
 class RequestMiddleware:
     """Wraps every HTTP request: id, size limit, metrics, one log line."""
 
     def __init__(
-        self, app: ASGIApp, metrics: Metrics, max_body_bytes: int, drain: Drain | None = None
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_body_bytes: int,
+        drain: Drain | None = None,
+        body_timeout_s: float = 30.0,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.drain = drain
+        self.body_timeout_s = body_timeout_s
         self._ids = IdGenerator()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -140,7 +152,9 @@ class RequestMiddleware:
         started = [False]
         received = [0]
         over = [False]  # the body passed the limit: the answer is 413, whatever the app says
-        replaced = [False]  # the app's answer was replaced by the 413
+        replaced = [False]  # the app's answer was replaced by the 413 (or 408)
+        body_done = [False]  # the last part of the body has been received
+        stalled = [False]  # the body stopped arriving: the answer is 408
 
         async def send_tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -161,12 +175,25 @@ class RequestMiddleware:
                 replaced[0] = True  # e.g. FastAPI turning the BodyTooLargeError into a 400
                 await _too_large(send_tagged, self.max_body_bytes)
                 return
+            if message["type"] == "http.response.start" and stalled[0]:
+                replaced[0] = True
+                await _too_slow(send_tagged, self.body_timeout_s)
+                return
             await send_tagged(message)
 
         async def receive_limited() -> Message:
             if over[0]:
                 raise BodyTooLargeError
-            message = await receive()
+            if body_done[0]:  # e.g. waiting for a disconnect: no deadline
+                message = await receive()
+            else:
+                try:
+                    async with asyncio.timeout(self.body_timeout_s):  # no task, unlike wait_for
+                        message = await receive()
+                except TimeoutError:
+                    stalled[0] = True
+                    raise BodyTimeoutError from None
+                body_done[0] = not message.get("more_body", False)
             if message["type"] == "http.request":
                 received[0] += len(message.get("body", b""))
                 if received[0] > self.max_body_bytes:
@@ -185,6 +212,11 @@ class RequestMiddleware:
                 if not started[0]:
                     replaced[0] = True
                     await _too_large(send_tagged, self.max_body_bytes)
+                return
+            if stalled[0]:
+                if not started[0]:
+                    replaced[0] = True
+                    await _too_slow(send_tagged, self.body_timeout_s)
                 return
             logger.error(
                 "%s failed: %s (message withheld)\n%s",
@@ -206,15 +238,17 @@ class RequestMiddleware:
             )
 
 
-async def _send_json(send: Any, status: int, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json")],
-        }
-    )
+async def _send_json(send: Any, status: int, body: bytes, close: bool = False) -> None:
+    headers = [(b"content-type", b"application/json")]
+    if close:  # the rest of the request will not be read: the connection cannot be reused
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _too_slow(send: Any, seconds: float) -> None:
+    detail = f'{{"detail":"request body stalled: nothing received for {seconds:g} s"}}'
+    await _send_json(send, 408, detail.encode(), close=True)
 
 
 async def _too_large(send: Any, limit: int) -> None:

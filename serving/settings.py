@@ -107,6 +107,14 @@ class ServingSettings(BaseSettings):
     # SIGTERM (serving.drain): keep answering (Connection: close, /readyz 503) this long,
     # then stop listening and wait at most shutdown_grace_s for requests in flight.
     shutdown_drain_s: float = Field(5.0, ge=0, le=300)
+    # Slow clients (serving.server): open connections at most (503 beyond), a request head
+    # within header_timeout_s, its body never idle for body_timeout_s (408), idle
+    # keep-alive connections closed after keep_alive_s, request heads of max_header_bytes.
+    max_connections: int = Field(1_000, ge=1)
+    header_timeout_s: float = Field(10.0, gt=0, le=600)
+    body_timeout_s: float = Field(30.0, gt=0, le=3_600)
+    keep_alive_s: int = Field(5, ge=1, le=600)
+    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
     shutdown_grace_s: float = Field(30.0, gt=0, le=3_600)
 
     @field_validator("api_key_hashes")
