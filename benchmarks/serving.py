@@ -116,7 +116,8 @@ def _load(wrk: str, path: str, bodies: Path, script: Path, concurrency: int, sec
 
 def _commit_buckets() -> dict[float, float]:
     """Cumulative counts of the server's decision-log commit-time histogram, by bound."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=5).read().decode()
+    scrape = urllib.request.Request(f"http://127.0.0.1:{PORT}/metrics", headers={"X-API-Key": KEY})
+    text = urllib.request.urlopen(scrape, timeout=5).read().decode()
     found = re.findall(r'targeting_decision_log_commit_seconds_bucket\{le="([^"]+)"\} (\S+)', text)
     return {float(bound): float(count) for bound, count in found}
 

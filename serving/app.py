@@ -5,7 +5,8 @@ and starts the micro-batcher, keeping them in one ``AppState`` at ``app.state.se
 routers stay thin and reach it through typed dependencies (``serving.deps``).
 ``uvicorn --factory --no-access-log serving.app:app_from_env`` builds it from
 ``TARGETING_*`` variables (``targeting serve`` does the same): uvicorn's own access log
-would write request paths, which carry declaration ids, into the logs.
+would write request paths, which carry declaration ids, into the logs. On SIGTERM the
+app drains first (``serving.drain``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from serving import errors
+from serving import api_docs, errors
 from serving.auth import KeyRing
+from serving.drain import Drain
 from serving.drift_monitor import DriftMonitor, watch
 from serving.lifecycle import start_polling
 from serving.metrics import Metrics
@@ -42,6 +44,7 @@ control results, admin keys reload the model and may do everything.
 def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> FastAPI:
     """The app; ``model`` skips loading at start-up (the CLI loads first to fail fast)."""
     metrics = Metrics()
+    drain = Drain(settings.shutdown_drain_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,9 +52,11 @@ def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> F
         app.state.serving = state
         start_polling(state)
         drift = start_drift(app, state)
+        drain.install(asyncio.get_running_loop())
         try:
             yield
         finally:
+            drain.uninstall()
             app.state.serving = None
             if drift is not None:
                 drift.cancel()
@@ -63,13 +68,24 @@ def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> F
         summary="Customs risk targeting: scores, selection decisions, reasons.",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # serving.api_docs: Swagger UI from local files
+        redoc_url=None,
     )
     app.state.metrics = metrics
     app.state.keys = KeyRing.from_settings(settings)
     app.state.sessions = Sessions.from_settings(settings)
+    app.state.metrics_key_required = settings.metrics_key_required
     app.state.serving = None
-    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.state.drain = drain
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        drain=drain,
+        body_timeout_s=settings.body_timeout_s,
+    )
     errors.install(app)
+    api_docs.install(app)
     for module in (score, consignments, controls, admin, system):
         app.include_router(module.router)
     login.install(app)  # browser sign-in for the explanation pages (serving.sessions)

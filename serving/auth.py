@@ -11,7 +11,7 @@ print(hash_key('KEY', 'PEPPER'))"``.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from hashlib import sha256
 from typing import Annotated
 
@@ -21,6 +21,7 @@ from fastapi.security import APIKeyHeader
 from serving.settings import Role, ServingSettings
 
 API_KEY_HEADER = "X-API-Key"
+_ROLE = "api_key_role"  # where authorise keeps the role found in the request's state
 _header = APIKeyHeader(
     name=API_KEY_HEADER, auto_error=False, description="API key; its role grants access."
 )
@@ -77,10 +78,14 @@ def grants(held: Role, needed: Role) -> bool:
     return held is Role.ADMIN or held is needed
 
 
-def require(*needed: Role) -> Callable[..., Awaitable[Role]]:
-    """A dependency admitting keys holding one of ``needed`` (or admin); returns the role."""
-
-    async def check(request: Request, key: Annotated[str | None, Security(_header)] = None) -> Role:
+def authorise(request: Request, needed: Sequence[Role], key: str | None = None) -> Role:
+    """The role of ``key`` (default: the request's ``X-API-Key``) if it holds one of
+    ``needed`` (or admin); else 401 (missing or unknown key) or 403. The role found is
+    kept in the request's state, so a second check of the same request hashes nothing."""
+    state = request.scope.setdefault("state", {})
+    role: Role | None = state.get(_ROLE)
+    if role is None:
+        key = key or request.headers.get(API_KEY_HEADER)
         if not key:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -94,13 +99,33 @@ def require(*needed: Role) -> Callable[..., Awaitable[Role]]:
                 "unknown API key",
                 headers={"WWW-Authenticate": "ApiKey"},
             )
-        if not any(grants(role, n) for n in needed):
-            wanted = " or ".join(n.value for n in needed)
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"this key's role ({role.value}) may not: needs {wanted}"
-            )
-        return role
+        state[_ROLE] = role
+    if not any(grants(role, n) for n in needed):
+        wanted = " or ".join(n.value for n in needed)
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"this key's role ({role.value}) may not: needs {wanted}"
+        )
+    return role
 
+
+def bearer_or_header(request: Request) -> str | None:
+    """The key of a request sent as ``X-API-Key`` or as ``Authorization: Bearer KEY`` (what
+    a Prometheus scrape configuration can send)."""
+    key = request.headers.get(API_KEY_HEADER)
+    if key:
+        return key
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def require(*needed: Role) -> Callable[..., Awaitable[Role]]:
+    """A dependency admitting keys holding one of ``needed`` (or admin); returns the role.
+    Its ``roles`` let ``serving.guard.GuardedRoute`` check the key before the body."""
+
+    async def check(request: Request, key: Annotated[str | None, Security(_header)] = None) -> Role:
+        return authorise(request, needed)
+
+    check.roles = needed  # type: ignore[attr-defined]
     return check
 
 

@@ -3,19 +3,23 @@ schema (``canonical.schema``), so the API accepts exactly the canonical fields.
 
 Each canonical kind maps to one strict pydantic type (no coercion of "12" to 12 or of
 1 to True), constrained as the ingester validates it; unknown fields are refused
-(``extra="forbid"``). Timestamps without a zone are read as UTC. An ENS may be
+(``extra="forbid"``). Timestamps are ISO-8601 date-times as text
+(``2025-03-01T08:30:00Z``, ``2025-03-01T09:30:00+01:00``); one without a zone is read as
+UTC; a number (an epoch) or a date alone is refused with a field error. An ENS may be
 embedded in a declaration (all its versions and items); ``attributes`` carries an
 administration's own extra attributes (``extra_cat__``/``extra_num__`` columns).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NotRequired, Required
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -52,6 +56,22 @@ MAX_ATTRIBUTES = 50
 MAX_BATCH = 10_000  # declarations per batch request
 
 
+_ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+TIMESTAMP_FORMAT = "an ISO-8601 date and time such as 2025-03-01T08:30:00Z"
+
+
+def _date_time_text(value: Any) -> Any:
+    """Only ISO-8601 date-times (text, or a datetime from Python callers) reach pydantic's
+    parser, which would also read numbers as epochs and a date as its midnight."""
+    if isinstance(value, datetime):
+        return value
+    if not (isinstance(value, str) and _ISO_DATE_TIME.match(value)):
+        raise ValueError(
+            f"timestamp must be {TIMESTAMP_FORMAT}, as text (not a number, not a date alone)"
+        )
+    return value
+
+
 def _utc(value: datetime) -> datetime:
     """A timestamp as UTC (naive means UTC), within 1990-2100."""
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -71,7 +91,7 @@ Identifier = Annotated[
     StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 ]
 Code = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,34}$")]
-Timestamp = Annotated[datetime, AfterValidator(_utc)]
+Timestamp = Annotated[datetime, BeforeValidator(_date_time_text), AfterValidator(_utc)]
 
 
 def _type(f: CanonicalField) -> Any:
@@ -496,12 +516,22 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
 
 
+class StorageOut(BaseModel):
+    """Whether the decision log takes writes, and if not why."""
+
+    ok: bool
+    error: str | None = None
+
+
 class ReadyOut(BaseModel):
-    """Readiness: the bundle is loaded; on which execution provider."""
+    """Readiness: the bundle is loaded and the decision log takes writes; on which
+    execution provider the model runs."""
 
     ready: bool
     model: ModelRefOut | None = None
     provider: str | None = None
+    decision_log: StorageOut | None = None
+    draining: bool = False
 
 
 class ErrorOut(BaseModel):

@@ -11,14 +11,26 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_URI = "models:/targeting@champion"
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 MIN_PEPPER_CHARS = 16
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+def log_level_name(value: Any) -> Any:
+    """A logging level name in any case (``warning``, ``Warning``) as ``logging`` and
+    uvicorn take it (upper case here; uvicorn gets it lower-cased)."""
+    if isinstance(value, str) and value.strip().upper() in LOG_LEVELS:
+        return value.strip().upper()
+    return value
+
+
+LogLevel = Annotated[Literal[LOG_LEVELS], BeforeValidator(log_level_name)]
 
 
 class Role(StrEnum):
@@ -92,10 +104,29 @@ class ServingSettings(BaseSettings):
     # in every worker process and across restarts).
     session_secret: SecretStr = SecretStr("")
     session_ttl_s: int = Field(8 * 3600, ge=60, le=7 * 24 * 3600)
+    # Where it runs: "development" relaxes what would expose the service elsewhere
+    # (today: /metrics without a key).
+    environment: Literal["production", "development"] = "production"
+    # /metrics shows the selection threshold and the score distribution: a key (any role,
+    # in X-API-Key or as "Authorization: Bearer KEY") is required unless this is false;
+    # unset, it is required outside development.
+    metrics_require_key: bool | None = None
     # Server.
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
+    # SIGTERM (serving.drain): keep answering (Connection: close, /readyz 503) this long,
+    # then stop listening and wait at most shutdown_grace_s for requests in flight.
+    shutdown_drain_s: float = Field(5.0, ge=0, le=300)
+    # Slow clients (serving.server): open connections at most (503 beyond), a request head
+    # within header_timeout_s, its body never idle for body_timeout_s (408), idle
+    # keep-alive connections closed after keep_alive_s, request heads of max_header_bytes.
+    max_connections: int = Field(1_000, ge=1)
+    header_timeout_s: float = Field(10.0, gt=0, le=600)
+    body_timeout_s: float = Field(30.0, gt=0, le=3_600)
+    keep_alive_s: int = Field(5, ge=1, le=600)
+    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    shutdown_grace_s: float = Field(30.0, gt=0, le=3_600)
 
     @field_validator("api_key_hashes")
     @classmethod
@@ -129,6 +160,13 @@ class ServingSettings(BaseSettings):
                 " when API keys are configured (TARGETING_API_KEY_PEPPER)"
             )
         return self
+
+    @property
+    def metrics_key_required(self) -> bool:
+        """Whether ``/metrics`` needs a key: as set, else outside development."""
+        if self.metrics_require_key is not None:
+            return self.metrics_require_key
+        return self.environment != "development"
 
     @property
     def model_rate(self) -> float:

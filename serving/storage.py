@@ -13,10 +13,18 @@ to the interpreter's switch interval (5 ms) while the event loop is busy. So row
 inserted many per statement (``insert_rows``, ``Database.append``) and lookups return
 one value per query: beside a busy thread, 1,000 rows by ``executemany`` took 5.2 s,
 in two statements 52 ms.
+
+Each ``Database`` remembers the outcome of its last write (``last_error``): a failure
+of the storage itself (``is_storage_failure``: disk full, I/O error, read-only file,
+the OS refusing the write) is kept until a write succeeds again. ``health`` reports it
+and, while it is a failure, tries a decision-sized write (``probe``) to see whether the
+storage came back: a service taken out of rotation for a full disk receives no writes
+that could tell it so.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import sqlite3
@@ -31,6 +39,21 @@ BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_SECONDS = 1.0
 CHUNK_ROWS = 500  # rows (or ids) per statement: within SQLite's 32,766 parameters
 T = TypeVar("T")
+# errno values of a storage that cannot take writes (a full disk, a file size limit...)
+STORAGE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM}
+)
+PROBE_BYTES = 64 * 1024  # about eight decisions with their reasons
+PROBE_SCHEMA = "CREATE TABLE IF NOT EXISTS storage_probe (id INTEGER PRIMARY KEY, payload BLOB);"
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says the storage cannot be used now (not that a statement is
+    wrong): SQLite's operational errors (full, I/O error, read-only, locked) and the
+    OS errors of a full or failing disk."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
 
 
 def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -83,8 +106,10 @@ class Database:
         self._writer.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
+        self.last_error: str | None = None  # the last write's failure, None once one succeeds
         with self._write_lock:
-            self._writer.executescript(schema)  # its own transaction (IF NOT EXISTS: idempotent)
+            # its own transaction (IF NOT EXISTS: idempotent)
+            self._writer.executescript(schema + PROBE_SCHEMA)
         self._closing = threading.Event()
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name=f"checkpoint-{path.name}", daemon=True
@@ -104,16 +129,52 @@ class Database:
             conn.close()
 
     @contextmanager
+    def _outcome(self) -> Iterator[None]:
+        """Record the outcome of the write inside (call with the write lock held)."""
+        try:
+            yield
+        except BaseException as exc:
+            if is_storage_failure(exc):
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            raise
+        self.last_error = None
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """The writer inside BEGIN IMMEDIATE ... COMMIT (rolled back on error)."""
-        with self._write_lock:
+        with self._write_lock, self._outcome():
             self._writer.execute("BEGIN IMMEDIATE")
             try:
                 yield self._writer
             except BaseException:
-                self._writer.execute("ROLLBACK")
+                if self._writer.in_transaction:  # a failed COMMIT may have rolled back
+                    self._writer.execute("ROLLBACK")
                 raise
-            self._writer.execute("COMMIT")
+            try:
+                self._writer.execute("COMMIT")
+            except BaseException:
+                if self._writer.in_transaction:
+                    self._writer.execute("ROLLBACK")
+                raise
+
+    def probe(self) -> str | None:
+        """Write (and delete, in one committed transaction) ``PROBE_BYTES``: None when
+        the storage took it, else the failure (also kept as ``last_error``)."""
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO storage_probe (payload) VALUES (zeroblob(?))", (PROBE_BYTES,)
+                )
+                conn.execute("DELETE FROM storage_probe")
+        except (sqlite3.Error, OSError) as exc:
+            if not is_storage_failure(exc):
+                raise
+        return self.last_error
+
+    def health(self) -> str | None:
+        """None when the storage takes writes, else why not: the last write's outcome,
+        checked again by a ``probe`` while it is a failure (blocking I/O then)."""
+        return None if self.last_error is None else self.probe()
 
     def append(self, into: str, rows: Sequence[Sequence[Any]]) -> None:
         """Commit ``rows`` into ``into`` in one transaction. Up to ``CHUNK_ROWS`` rows are
@@ -122,7 +183,7 @@ class Database:
         if not rows:
             return
         if len(rows) <= CHUNK_ROWS:
-            with self._write_lock:
+            with self._write_lock, self._outcome():
                 insert_rows(self._writer, into, rows)
             return
         with self.transaction() as conn:

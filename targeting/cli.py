@@ -698,6 +698,7 @@ def serve(
 
     from serving.app import create_app
     from serving.model_holder import ModelLoadError, load_model
+    from serving.server import server_options
     from serving.settings import ServingSettings
 
     _settings()
@@ -726,13 +727,8 @@ def serve(
         f"serving {loaded.ref.name} version {loaded.ref.version} on {loaded.scorer.provider}"
         f" at http://{settings.host}:{settings.port}"
     )
-    uvicorn.run(
-        create_app(settings, loaded),
-        host=settings.host,
-        port=settings.port,
-        access_log=False,  # its lines carry paths (ids) and client addresses
-        log_level=settings.log_level.lower(),
-    )
+    # serving.server: access log off (its lines carry ids), drain and slow-client limits
+    uvicorn.run(create_app(settings, loaded), **server_options(settings))
 
 
 def _archive_reader(archive: Path | None) -> object:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from serving.settings import LogLevel
+
 
 class TargetingSettings(BaseSettings):
     """Paths and defaults shared by the sub-commands."""
@@ -22,4 +24,4 @@ class TargetingSettings(BaseSettings):
     mlruns_dir: Path = Path("mlruns")
     # Live feature states of ``targeting score`` (one per model bundle; see features.live).
     live_state_dir: Path = Path("data/live-state")
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"  # any case: warning, WARNING

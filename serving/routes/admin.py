@@ -8,11 +8,13 @@ from fastapi import APIRouter, HTTPException, status
 
 from serving.auth import Admin
 from serving.deps import StateDep
+from serving.guard import GuardedRoute, body_limit
 from serving.lifecycle import reload_model
 from serving.model_holder import ModelLoadError
 from serving.schemas import ErrorOut, ModelRefOut, ReloadRequest
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=GuardedRoute)
+RELOAD_BYTES = 64 * 1024
 
 
 @router.post(
@@ -25,6 +27,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
         409: {"model": ErrorOut, "description": "Bundle refused; the previous model serves."},
     },
 )
+@body_limit(RELOAD_BYTES)
 async def reload(state: StateDep, _role: Admin, body: ReloadRequest | None = None) -> Any:
     """Load, validate (checksums, feature spec hash, smoke test) and swap in the model at
     ``model_uri`` (default: the configured URI). In-flight requests finish on the old

@@ -17,10 +17,11 @@ from fastapi.responses import HTMLResponse
 
 from serving.auth import Analyst
 from serving.deps import ModelDep, StateDep
+from serving.guard import GuardedRoute
 from serving.schemas import DecisionRecordOut, ErrorOut
 from serving.sessions import AnalystPage
 
-router = APIRouter(prefix="/v1/consignments", tags=["consignments"])
+router = APIRouter(prefix="/v1/consignments", tags=["consignments"], route_class=GuardedRoute)
 DeclarationId = Annotated[
     str,
     Path(

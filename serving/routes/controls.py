@@ -10,9 +10,11 @@ from fastapi import APIRouter, HTTPException, status
 from serving.auth import Analyst
 from serving.controls import ControlConflictError
 from serving.deps import StateDep
+from serving.guard import GuardedRoute, body_limit
 from serving.schemas import ControlResultsRequest, ControlResultsResponse, ErrorOut
 
-router = APIRouter(prefix="/v1", tags=["control results"])
+router = APIRouter(prefix="/v1", tags=["control results"], route_class=GuardedRoute)
+RESULTS_BYTES = 16 * 1024 * 1024  # 10,000 results with notes fit
 
 
 @router.post(
@@ -26,6 +28,7 @@ router = APIRouter(prefix="/v1", tags=["control results"])
         422: {"model": ErrorOut, "description": "Invalid results (field paths in detail)."},
     },
 )
+@body_limit(RESULTS_BYTES)
 async def control_results(
     body: ControlResultsRequest, state: StateDep, _role: Analyst
 ) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from serving.deps import RequestIdDep, StateDep
 from serving.engine import Outcome, ScoreJob, request_hash
 from serving.ens_status import NOT_SENT, not_sent_warning
 from serving.examples import EXAMPLE_DECLARATION
+from serving.guard import GuardedRoute, body_limit
 from serving.schemas import (
     DECLARATION,
     BatchScoreResponse,
@@ -28,7 +29,8 @@ from serving.schemas import (
     scoring_record,
 )
 
-router = APIRouter(prefix="/v1", tags=["scoring"])
+router = APIRouter(prefix="/v1", tags=["scoring"], route_class=GuardedRoute)
+DECLARATION_BYTES = 8 * 1024 * 1024  # a declaration with 1,000 ENS items of long texts fits
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "The body could not be parsed."},
     401: {"model": ErrorOut, "description": "Missing or unknown API key."},
@@ -127,6 +129,7 @@ def _ens_id(stored: bytes) -> object:
     responses=ERRORS,
     summary="Score one declaration and decide whether to control it",
 )
+@body_limit(DECLARATION_BYTES)
 async def score(
     declaration: Annotated[
         Declaration,  # type: ignore[valid-type]

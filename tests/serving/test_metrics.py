@@ -21,7 +21,7 @@ def test_metrics_count_what_happened(client, records) -> None:
     client.post(
         "/v1/score/batch", json={"declarations": [records[5], {"bad": 1}]}, headers=headers(RISK)
     )
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=headers(RISK)).text
     requests = 'targeting_http_requests_total{method="POST",route="/v1/score",status="200"}'
     assert _value(text, re.escape(requests)) >= 5
     unauthorised = 'targeting_http_requests_total{method="POST",route="/v1/score",status="401"}'

@@ -11,3 +11,7 @@ def test_noop_needs_a_risk_engine_key(client) -> None:
     reply = client.post("/v1/noop", headers=headers(RISK))
     assert reply.status_code == 200
     assert reply.json() == {"status": "ok"}
+
+
+def test_noop_is_not_in_the_public_schema(client) -> None:
+    assert "/v1/noop" not in client.get("/openapi.json").json()["paths"]

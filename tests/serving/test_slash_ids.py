@@ -49,7 +49,7 @@ def test_an_unknown_slashed_id_is_404_and_a_bad_one_422(client, scored) -> None:
 
 def test_metrics_name_the_route_template_not_the_id(client, scored) -> None:
     client.get(f"/v1/consignments/{SLASHED}", headers=headers(ANALYST))
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=headers(ANALYST)).text
     assert 'route="/v1/consignments/{declaration_id}",status="200"' in text
     assert "NL/2025" not in text
     assert ":path}" not in text
