@@ -30,6 +30,9 @@ logger = logging.getLogger("serving.storage")
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_SECONDS = 1.0
 CHUNK_ROWS = 500  # rows (or ids) per statement: within SQLite's 32,766 parameters
+# After a checkpoint has copied the whole WAL back, the next write restarts the WAL from
+# its beginning and truncates the file to this size (it would otherwise keep its peak).
+WAL_SIZE_LIMIT = 16 * 2**20
 T = TypeVar("T")
 
 
@@ -66,6 +69,7 @@ def connect(path: Path) -> sqlite3.Connection:
     if mode.lower() != "wal":
         raise RuntimeError(f"{path}: SQLite refused WAL mode (got {mode})")
     conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     conn.row_factory = sqlite3.Row
     return conn
 
