@@ -238,7 +238,7 @@ class DecisionLog:
             for chunk in chunks(unique):
                 (found,) = conn.execute(
                     "SELECT json_group_array(json_array(declaration_id, decided_at, rowid,"
-                    " basis, printf('%.17g', propensity))) FROM decisions"
+                    " basis, printf('%!.17g', propensity))) FROM decisions"
                     f" WHERE declaration_id IN ({placeholders(len(chunk))})",
                     chunk,
                 ).fetchone()

@@ -99,6 +99,11 @@ class Metrics:
             ["name", "version", "alias"],
             registry=r,
         )
+        self.archived = Counter(
+            "targeting_decisions_archived",
+            "Decisions moved from the decision log to the Parquet archive (serving.retention).",
+            registry=r,
+        )
 
     def serving(self, name: str, version: str, alias: str | None, provider: str) -> None:
         """Point the model and provider gauges at the model now in service."""
