@@ -36,8 +36,8 @@ class WindowTail:
 
     def _read(self, sql: str, args: tuple[object, ...]) -> tuple[list[list[float]], int]:
         """Rows (rowid, score, selected) of ``sql`` as one JSON value (one step: see
-        serving.storage; scores as 17 digits: "!" makes SQLite print them exactly), and the log's last rowid in the
-        same snapshot."""
+        serving.storage; scores in 17 digits, which the "!" flag makes SQLite print
+        exactly), and the log's last rowid in the same snapshot."""
         if self._conn is None:
             if not self.database.exists():
                 return [], 0
