@@ -10,6 +10,7 @@ would write request paths, which carry declaration ids, into the logs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -68,5 +69,10 @@ def create_app(settings: ServingSettings, model: LoadedModel | None = None) -> F
 
 
 def app_from_env() -> FastAPI:
-    """The app configured from the environment (for ``uvicorn --factory --no-access-log``)."""
-    return create_app(ServingSettings())
+    """The app configured from the environment (for ``uvicorn --factory --no-access-log``,
+    and each worker process of ``targeting serve --workers N``), its log lines shown."""
+    settings = ServingSettings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    return create_app(settings)
