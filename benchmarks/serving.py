@@ -12,12 +12,13 @@ on a noisy machine:
   wait for their commit's fsync, so a slow disk shows in the p99 (``--log-dir /dev/shm``
   takes the disk out, to tell the service's tail from the disk's).
 
-Goals (issue 5, 2-core machine): single requests/s >= half the empty-POST rate; p99 <=
-10 ms at concurrency 8 without reasons, <= 25 ms with; batches of 1,000 >= half the bare
-scorer's rows/s and >= 20,000 declarations/s without reasons.
+Bars (issue 13, 2-core machine, the log on disk): single requests/s at concurrency 8
+without reasons >= 0.45 of the empty-POST rate, p99 <= 12 ms; with reasons p99 <= 25 ms;
+batches of 1,000 >= 0.07 of the bare scorer's rows/s. The server runs ``--workers``
+processes (default: as ``targeting serve``, the cores).
 
     python -m benchmarks.serving [--bundle DIR --world DIR] [--seconds 8] [--repeats 3]
-        [--log-dir DIR]
+        [--log-dir DIR] [--workers N]
 
 Needs wrk (Debian: apt-get install wrk; installed on demand when run as root).
 """
@@ -158,6 +159,7 @@ def main() -> int:
         help="the server's data directory (decision log): e.g. /dev/shm to take the disk's"
         " fsync latency out of the figures; default a temporary directory",
     )
+    parser.add_argument("--workers", type=int, help="server processes (default: the cores)")
     args = parser.parse_args()
     wrk = _wrk()
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
@@ -209,7 +211,13 @@ def main() -> int:
         "TARGETING_DATA_DIR": str(log_dir),
         "TARGETING_LOG_LEVEL": "WARNING",
         "TARGETING_PORT": str(PORT),
+        "TARGETING_WORKERS": str(args.workers or os.cpu_count() or 1),
+        # the server runs this checkout's code, whatever the installed package points at
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")) if p
+        ),
     }
+    load_before = f"{os.getloadavg()[0]:.2f}"
     command = shutil.which("targeting") or str(Path(sys.executable).parent / "targeting")
     server = subprocess.Popen(
         [command, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -253,8 +261,9 @@ def main() -> int:
         shutil.rmtree(log_dir, ignore_errors=True)
 
     print(
-        f"bundle {bundle}; provider {scorer.provider}; {os.cpu_count()} CPUs; wrk -t1, {s} s"
-        f" runs; medians of {args.repeats}"
+        f"bundle {bundle}; provider {scorer.provider}; {os.cpu_count()} CPUs;"
+        f" {env['TARGETING_WORKERS']} server processes; wrk -t1, {s} s runs; medians of"
+        f" {args.repeats}; load average before {load_before}, after {os.getloadavg()[0]:.2f}"
     )
     print(
         f"\n{'conc':>4} | {'noop rps':>9} | {'score rps':>9} {'p50 ms':>7} {'p99 ms':>7} | "
@@ -276,16 +285,15 @@ def main() -> int:
         f"bare ONNX scorer, 1,000 rows: {bare:,.0f} rows/s; features + ONNX in process: "
         f"{path:,.0f} rows/s"
     )
-    print(f"batch / bare scorer: {decl_rate / bare:.2f}  (goal >= 0.5 and >= 20,000/s)")
+    print(f"batch / bare scorer: {decl_rate / bare:.3f}  (bar >= 0.07)")
     print(f"decision log in {log_dir}: {commits}")
     c8 = rows[1]
     errors = sum(r[k]["errors"] for r in rows for k in (1, 2, 3)) + batches["errors"]
     goals = {
-        "single rps >= half the empty POST (c=8)": c8[2]["rps"] >= 0.5 * c8[1]["rps"],
-        "p99 <= 10 ms at c=8 without reasons": c8[2]["p99"] <= 10,
+        "single rps >= 0.45 of the empty POST (c=8)": c8[2]["rps"] >= 0.45 * c8[1]["rps"],
+        "p99 <= 12 ms at c=8 without reasons": c8[2]["p99"] <= 12,
         "p99 <= 25 ms at c=8 with reasons": c8[3]["p99"] <= 25,
-        "batch >= half the bare scorer": decl_rate >= 0.5 * bare,
-        "batch >= 20,000 declarations/s": decl_rate >= 20_000,
+        "batch >= 0.07 of the bare scorer": decl_rate >= 0.07 * bare,
         "no non-2xx responses": errors == 0,
     }
     for goal, ok in goals.items():

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from serving.archive import (
     day_dir,
@@ -43,6 +44,7 @@ from serving.storage import Database, chunks, connect, placeholders
 __all__ = ["DecisionLog", "DecisionRecord", "read_archive"]
 logger = logging.getLogger("serving.decision_log")
 VECTOR_DTYPE = "<f4"  # feature vectors and contributions as stored from now on
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY  # reasons may carry numpy scalars
 ARCHIVE_ROWS = 5_000  # log rows per read (one JSON value) and at most per part
 
 SCHEMA = """
@@ -168,7 +170,7 @@ class DecisionRecord:
             self.propensity,
             self.random_probability,
             self.threshold,
-            None if self.reasons is None else json.dumps(self.reasons),
+            None if self.reasons is None else orjson.dumps(self.reasons, option=_NUMPY).decode(),
             np.asarray(self.features, dtype=VECTOR_DTYPE).tobytes(),
             self.declaration.decode(),
             None
@@ -242,7 +244,7 @@ class DecisionLog:
                     f" WHERE declaration_id IN ({placeholders(len(chunk))})",
                     chunk,
                 ).fetchone()
-                for declaration_id, decided_at, rowid, basis, propensity in json.loads(found):
+                for declaration_id, decided_at, rowid, basis, propensity in orjson.loads(found):
                     row = (decided_at, rowid, basis, float(propensity))
                     if declaration_id not in latest or row[:2] > latest[declaration_id][:2]:
                         latest[declaration_id] = row

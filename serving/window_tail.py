@@ -15,12 +15,15 @@ agree up to that delay.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from pathlib import Path
 
+import orjson
+
 from serving.selection import Selector
+
+PRIME_SCAN = 4  # a new selector looks for its model's scores in the last 4 windows of rows
 
 
 class WindowTail:
@@ -53,14 +56,17 @@ class WindowTail:
             if "no such table" in str(exc):
                 return [], 0
             raise
-        return (json.loads(found) if found else []), int(top or 0)
+        return (orjson.loads(found) if found else []), int(top or 0)
 
     def prime(self, selector: Selector, name: str, version: str) -> None:
-        """Fill a fresh ``selector`` with the model's last logged scores (oldest first)."""
-        rows, self._position = self._read(
+        """Fill a fresh ``selector`` with the model's last logged scores (oldest first),
+        found among the log's last ``PRIME_SCAN`` windows of rows."""
+        window = selector.policy.window
+        rows, self._position = self._read(  # among the log's last rows only: a bounded read
             "SELECT rowid AS n, score, selected FROM decisions WHERE model_name = ?"
-            " AND model_version = ? ORDER BY rowid DESC LIMIT ?",
-            (name, version, selector.policy.window),
+            " AND model_version = ? AND rowid > (SELECT max(rowid) FROM decisions) - ?"
+            " ORDER BY rowid DESC LIMIT ?",
+            (name, version, PRIME_SCAN * window, window),
         )
         rows.sort(key=lambda r: r[0])
         selector.observe([float(r[1]) for r in rows], [bool(r[2]) for r in rows])

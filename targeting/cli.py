@@ -529,6 +529,8 @@ def _serve_workers(settings: ServingSettings, overrides: dict[str, object], proc
     _start_generation(settings)
     for name, value in overrides.items():  # the workers read their settings from there
         os.environ[f"TARGETING_{name.upper()}"] = "true" if value is True else str(value)
+    if settings.onnx_threads is None:  # N workers share the cores: no oversubscription
+        os.environ["TARGETING_ONNX_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
     typer.echo(
         f"serving {settings.model_uri} with {processes} worker processes"
         f" at http://{settings.host}:{settings.port}"

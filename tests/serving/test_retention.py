@@ -87,7 +87,7 @@ def test_old_days_move_to_parquet_and_read_back(log: DecisionLog, tmp_path: Path
     assert first["features"].tolist()[:2] == pytest.approx([11.0, 0.1])
     assert np.isnan(first["features"][2])
     assert first["contributions"].tolist() == [0.5, -0.25, 0.0]
-    assert first["reasons"] == '[{"code": "VAL01", "contribution": 0.1}]'
+    assert first["reasons"] == '[{"code":"VAL01","contribution":0.1}]'
     assert bool(back.iloc[0]["selected"]) is True
     assert feature_specs(archive) == {SPEC: NAMES}
     assert read_archive(archive, "2026-01-02", "2026-01-02T03:00:00")["decision_id"].tolist() == [

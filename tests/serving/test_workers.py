@@ -122,6 +122,7 @@ def test_serve_with_workers_checks_the_model_then_starts_them(
     monkeypatch.setenv("TARGETING_LIVE_STATE_DIR", str(tmp_path / "live-state"))
     for name, value in (("MODEL_URI", trained.bundle), ("WORKERS", 2), ("PORT", 8124)):
         monkeypatch.setenv(f"TARGETING_{name}", str(value))  # restored after: the CLI sets them
+    monkeypatch.delenv("TARGETING_ONNX_THREADS", raising=False)  # removed after: the CLI sets it
     result = CliRunner().invoke(
         cli, ["serve", "--model", str(trained.bundle), "--workers", "2", "--port", "8124"]
     )
@@ -130,6 +131,7 @@ def test_serve_with_workers_checks_the_model_then_starts_them(
     assert calls["kwargs"]["factory"] is True
     assert calls["kwargs"]["workers"] == 2
     assert os.environ["TARGETING_MODEL_URI"] == str(trained.bundle)  # what workers read
+    assert os.environ["TARGETING_ONNX_THREADS"] == str(max(1, (os.cpu_count() or 1) // 2))
     latest = ReloadSignal(tmp_path / "serving" / "decisions.sqlite").latest()
     assert latest is not None
     assert latest.model_uri == str(trained.bundle)
