@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 SPECS_FILE = "feature_specs.json"
@@ -175,3 +177,22 @@ def read_archive(
     frame = frame[keep].drop_duplicates("decision_id")
     frame = frame.sort_values("decided_at", kind="stable").reset_index(drop=True)
     return frame[wanted]
+
+
+def latest_decisions(
+    directory: Path, declaration_ids: list[str]
+) -> dict[str, tuple[str, str, float]]:
+    """(decided_at, basis, propensity) of the latest archived decision on each of
+    ``declaration_ids`` that has one (four columns read, filtered as they are read)."""
+    parts = sorted(Path(directory).glob("day=*/part-*.parquet"))
+    if not parts or not declaration_ids:
+        return {}
+    table = ds.dataset([str(p) for p in parts], format="parquet").to_table(
+        columns=["declaration_id", "decided_at", "basis", "propensity"],
+        filter=pc.field("declaration_id").isin(pa.array(declaration_ids, pa.string())),
+    )
+    latest: dict[str, tuple[str, str, float]] = {}
+    for d, t, b, p in zip(*(table[c].to_pylist() for c in table.column_names), strict=True):
+        if d not in latest or t > latest[d][0]:
+            latest[d] = (t, b, float(p))
+    return latest

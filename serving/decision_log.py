@@ -33,6 +33,7 @@ import orjson
 
 from serving.archive import (
     day_dir,
+    latest_decisions,
     part_name,
     read_archive,
     vector,
@@ -360,13 +361,8 @@ def _archived_decisions(
     directory: Path, declaration_ids: list[str]
 ) -> dict[str, tuple[str, int, str, float]]:
     """(decided_at, 0, basis, propensity) of the latest archived decision of each id."""
-    frame = read_archive(directory, columns=["declaration_id", "decided_at", "basis", "propensity"])
-    frame = frame[frame["declaration_id"].isin(set(declaration_ids))]
-    latest = frame.sort_values("decided_at").drop_duplicates("declaration_id", keep="last")
-    return {
-        str(d): (str(t), 0, str(b), float(p))
-        for d, t, b, p in latest.itertuples(index=False, name=None)
-    }
+    found = latest_decisions(directory, declaration_ids)
+    return {d: (t, 0, b, p) for d, (t, b, p) in found.items()}
 
 
 def _as_dict(row: Any) -> dict[str, Any]:
