@@ -257,7 +257,7 @@ def main() -> int:
         commits = _commit_summary(commits_before, _commit_buckets())
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=300)  # a worker folds and checkpoints its live state first
         shutil.rmtree(log_dir, ignore_errors=True)
 
     print(
