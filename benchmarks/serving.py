@@ -218,9 +218,11 @@ def main() -> int:
         ),
     }
     load_before = f"{os.getloadavg()[0]:.2f}"
+    # a file, not a pipe: a pipe nobody reads fills and blocks the server's logging
+    server_log = work / "server.log"
     command = shutil.which("targeting") or str(Path(sys.executable).parent / "targeting")
     server = subprocess.Popen(
-        [command, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [command, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=server_log.open("wb")
     )
     try:
         for _ in range(240):
@@ -233,7 +235,7 @@ def main() -> int:
             except OSError:
                 time.sleep(0.5)
         else:
-            sys.exit("server did not become ready: " + server.stderr.read().decode()[-2000:])
+            sys.exit("server did not become ready: " + server_log.read_text()[-2000:])
         s = args.seconds
         commits_before = _commit_buckets()
         rows = []
@@ -257,7 +259,12 @@ def main() -> int:
         commits = _commit_summary(commits_before, _commit_buckets())
     finally:
         server.terminate()
-        server.wait(timeout=300)  # a worker folds and checkpoints its live state first
+        try:  # each worker folds and checkpoints its live state first
+            server.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            print("the server did not stop within 120 s of SIGTERM: killed", file=sys.stderr)
+            server.kill()
+            server.wait()
         shutil.rmtree(log_dir, ignore_errors=True)
 
     print(
