@@ -114,6 +114,25 @@ def _load(wrk: str, path: str, bodies: Path, script: Path, concurrency: int, sec
     return _parse(out)
 
 
+def _wait_for_workers(count: int, seconds: float = 300.0) -> None:
+    """Until ``count`` processes answer (distinct model load times on /v1/model): the
+    first worker is ready while the others still load, and a loading one takes a core."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + seconds
+    while len(seen) < count and time.monotonic() < deadline:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{PORT}/v1/model", headers={"X-API-Key": KEY}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                seen.add(json.loads(answer.read())["loaded_at"])
+        except OSError:
+            pass
+        time.sleep(0.1)
+    if len(seen) < count:
+        print(f"only {len(seen)} of {count} workers answered", file=sys.stderr)
+
+
 def _commit_buckets() -> dict[float, float]:
     """Cumulative counts of the server's decision-log commit-time histogram, by bound."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=5).read().decode()
@@ -236,6 +255,7 @@ def main() -> int:
                 time.sleep(0.5)
         else:
             sys.exit("server did not become ready: " + server_log.read_text()[-2000:])
+        _wait_for_workers(int(env["TARGETING_WORKERS"]))
         s = args.seconds
         commits_before = _commit_buckets()
         rows = []

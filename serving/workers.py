@@ -15,6 +15,12 @@ lives in the shared file:
   URI, so all serve the new model within one poll plus a load. ``targeting serve``
   appends a generation for the configured URI when it starts, so a worker the server
   restarts later loads what the others serve.
+
+With several workers uvicorn binds the listening socket itself, without the TCP
+protocol number, so asyncio never sets TCP_NODELAY on the connections it accepts: every
+answer then waits out the client's delayed ACK (measured: 44 ms per empty POST on one
+keep-alive connection, against ~0.6 ms with one worker). ``NoDelayH11`` sets it on each
+connection.
 """
 
 from __future__ import annotations
@@ -22,12 +28,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from serving.storage import connect
 
@@ -135,3 +144,13 @@ def check_model(settings: ServingSettings) -> str | None:
         model.live.checkpoint()
         model.live.close()
     return None
+
+
+class NoDelayH11(H11Protocol):
+    """uvicorn's h11 protocol with TCP_NODELAY set on every connection (see above)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)

@@ -519,7 +519,7 @@ def _serve_workers(settings: ServingSettings, overrides: dict[str, object], proc
 
     import uvicorn
 
-    from serving.workers import check_model
+    from serving.workers import NoDelayH11, check_model
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         problem = pool.submit(check_model, settings).result()
@@ -539,6 +539,7 @@ def _serve_workers(settings: ServingSettings, overrides: dict[str, object], proc
         "serving.app:app_from_env",
         factory=True,
         workers=processes,
+        http=NoDelayH11,  # uvicorn's shared socket would leave Nagle on: 40 ms answers
         host=settings.host,
         port=settings.port,
         access_log=False,  # its lines carry paths (ids) and client addresses

@@ -8,7 +8,9 @@ other's features is tested in ``test_live_folding``.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +22,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from serving.app import create_app
-from serving.workers import ReloadSignal
+from serving.workers import NoDelayH11, ReloadSignal
 from targeting.cli import app as cli
 from tests.serving.conftest import ADMIN, RISK, Trained, headers, make_settings
 
@@ -142,3 +144,36 @@ def test_serve_with_workers_refuses_a_missing_model(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["serve", "--model", str(tmp_path / "none"), "--workers", "2"])
     assert result.exit_code == 2
     assert "refused" in result.output
+
+
+async def _nodelay_after(protocol_class: type) -> int:
+    """TCP_NODELAY of a connection accepted on a socket bound as uvicorn binds it for
+    workers (no protocol number), once ``protocol_class`` has it."""
+    from uvicorn.server import ServerState
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:  # never called
+        raise AssertionError
+
+    config = uvicorn.Config(app, http=protocol_class)
+    config.load()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    client = socket.create_connection(listener.getsockname())
+    conn, _ = listener.accept()
+    transport, _ = await asyncio.get_running_loop().connect_accepted_socket(
+        lambda: protocol_class(config=config, server_state=ServerState(), app_state={}), conn
+    )
+    try:
+        return conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        transport.close()
+        client.close()
+        listener.close()
+
+
+def test_worker_connections_answer_without_waiting_for_a_delayed_ack() -> None:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    assert asyncio.run(_nodelay_after(H11Protocol)) == 0  # uvicorn's own, as workers get it
+    assert asyncio.run(_nodelay_after(NoDelayH11)) != 0
