@@ -12,12 +12,13 @@ on a noisy machine:
   wait for their commit's fsync, so a slow disk shows in the p99 (``--log-dir /dev/shm``
   takes the disk out, to tell the service's tail from the disk's).
 
-Goals (issue 5, 2-core machine): single requests/s >= half the empty-POST rate; p99 <=
-10 ms at concurrency 8 without reasons, <= 25 ms with; batches of 1,000 >= half the bare
-scorer's rows/s and >= 20,000 declarations/s without reasons.
+Bars (issue 13, 2-core machine, the log on disk): single requests/s at concurrency 8
+without reasons >= 0.45 of the empty-POST rate, p99 <= 12 ms; with reasons p99 <= 25 ms;
+batches of 1,000 >= 0.07 of the bare scorer's rows/s. The server runs ``--workers``
+processes (default: as ``targeting serve``, the cores).
 
     python -m benchmarks.serving [--bundle DIR --world DIR] [--seconds 8] [--repeats 3]
-        [--log-dir DIR]
+        [--log-dir DIR] [--workers N]
 
 Needs wrk (Debian: apt-get install wrk; installed on demand when run as root).
 """
@@ -114,6 +115,25 @@ def _load(wrk: str, path: str, bodies: Path, script: Path, concurrency: int, sec
     return _parse(out)
 
 
+def _wait_for_workers(count: int, seconds: float = 300.0) -> None:
+    """Until ``count`` processes answer (distinct model load times on /v1/model): the
+    first worker is ready while the others still load, and a loading one takes a core."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + seconds
+    while len(seen) < count and time.monotonic() < deadline:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{PORT}/v1/model", headers={"X-API-Key": KEY}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                seen.add(json.loads(answer.read())["loaded_at"])
+        except OSError:
+            pass
+        time.sleep(0.1)
+    if len(seen) < count:
+        print(f"only {len(seen)} of {count} workers answered", file=sys.stderr)
+
+
 def _commit_buckets() -> dict[float, float]:
     """Cumulative counts of the server's decision-log commit-time histogram, by bound."""
     scrape = urllib.request.Request(f"http://127.0.0.1:{PORT}/metrics", headers={"X-API-Key": KEY})
@@ -160,6 +180,7 @@ def main() -> int:
         help="the server's data directory (decision log): e.g. /dev/shm to take the disk's"
         " fsync latency out of the figures; default a temporary directory",
     )
+    parser.add_argument("--workers", type=int, help="server processes (default: the cores)")
     args = parser.parse_args()
     wrk = _wrk()
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
@@ -212,10 +233,18 @@ def main() -> int:
         "TARGETING_DATA_DIR": str(log_dir),
         "TARGETING_LOG_LEVEL": "WARNING",
         "TARGETING_PORT": str(PORT),
+        "TARGETING_WORKERS": str(args.workers or os.cpu_count() or 1),
+        # the server runs this checkout's code, whatever the installed package points at
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")) if p
+        ),
     }
+    load_before = f"{os.getloadavg()[0]:.2f}"
+    # a file, not a pipe: a pipe nobody reads fills and blocks the server's logging
+    server_log = work / "server.log"
     command = shutil.which("targeting") or str(Path(sys.executable).parent / "targeting")
     server = subprocess.Popen(
-        [command, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [command, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=server_log.open("wb")
     )
     try:
         for _ in range(240):
@@ -228,7 +257,8 @@ def main() -> int:
             except OSError:
                 time.sleep(0.5)
         else:
-            sys.exit("server did not become ready: " + server.stderr.read().decode()[-2000:])
+            sys.exit("server did not become ready: " + server_log.read_text()[-2000:])
+        _wait_for_workers(int(env["TARGETING_WORKERS"]))
         s = args.seconds
         commits_before = _commit_buckets()
         rows = []
@@ -252,12 +282,18 @@ def main() -> int:
         commits = _commit_summary(commits_before, _commit_buckets())
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:  # each worker folds and checkpoints its live state first
+            server.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            print("the server did not stop within 120 s of SIGTERM: killed", file=sys.stderr)
+            server.kill()
+            server.wait()
         shutil.rmtree(log_dir, ignore_errors=True)
 
     print(
-        f"bundle {bundle}; provider {scorer.provider}; {os.cpu_count()} CPUs; wrk -t1, {s} s"
-        f" runs; medians of {args.repeats}"
+        f"bundle {bundle}; provider {scorer.provider}; {os.cpu_count()} CPUs;"
+        f" {env['TARGETING_WORKERS']} server processes; wrk -t1, {s} s runs; medians of"
+        f" {args.repeats}; load average before {load_before}, after {os.getloadavg()[0]:.2f}"
     )
     print(
         f"\n{'conc':>4} | {'noop rps':>9} | {'score rps':>9} {'p50 ms':>7} {'p99 ms':>7} | "
@@ -279,16 +315,15 @@ def main() -> int:
         f"bare ONNX scorer, 1,000 rows: {bare:,.0f} rows/s; features + ONNX in process: "
         f"{path:,.0f} rows/s"
     )
-    print(f"batch / bare scorer: {decl_rate / bare:.2f}  (goal >= 0.5 and >= 20,000/s)")
+    print(f"batch / bare scorer: {decl_rate / bare:.3f}  (bar >= 0.07)")
     print(f"decision log in {log_dir}: {commits}")
     c8 = rows[1]
     errors = sum(r[k]["errors"] for r in rows for k in (1, 2, 3)) + batches["errors"]
     goals = {
-        "single rps >= half the empty POST (c=8)": c8[2]["rps"] >= 0.5 * c8[1]["rps"],
-        "p99 <= 10 ms at c=8 without reasons": c8[2]["p99"] <= 10,
+        "single rps >= 0.45 of the empty POST (c=8)": c8[2]["rps"] >= 0.45 * c8[1]["rps"],
+        "p99 <= 12 ms at c=8 without reasons": c8[2]["p99"] <= 12,
         "p99 <= 25 ms at c=8 with reasons": c8[3]["p99"] <= 25,
-        "batch >= half the bare scorer": decl_rate >= 0.5 * bare,
-        "batch >= 20,000 declarations/s": decl_rate >= 20_000,
+        "batch >= 0.07 of the bare scorer": decl_rate >= 0.07 * bare,
         "no non-2xx responses": errors == 0,
     }
     for goal, ok in goals.items():

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from starlette.responses import JSONResponse
+from fastapi.responses import ORJSONResponse
 
 from benchmarks.serving_rows import add_arguments, bundle_and_world, request_records
 
@@ -131,7 +131,7 @@ def main() -> int:
         ),
         "durable log write (commit)": _median_time(lambda k: engine.commit(outcomes[k])),
         "answer JSON": _median_time(
-            lambda k: JSONResponse(
+            lambda k: ORJSONResponse(
                 {"results": [{"index": i, **answer(o)} for i, o in enumerate(outcomes[k][0])]}
             )
         ),
@@ -181,7 +181,7 @@ def main() -> int:
             lambda k: engine.process(micro_jobs[k])
         ),
         "durable log write (commit)": _median_time(lambda k: engine.commit(micro_out[k])),
-        "answer JSON": _median_time(lambda k: [JSONResponse(answer(o[0])) for o in micro_out[k]]),
+        "answer JSON": _median_time(lambda k: [ORJSONResponse(answer(o[0])) for o in micro_out[k]]),
     }
     micro[FOLD_STAGE] = fold_seconds(MICRO, "m")
     fold_5s = fold_seconds(args.fold_rows, "g")

@@ -12,6 +12,7 @@ app drains first (``serving.drain``).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -111,5 +112,10 @@ def start_drift(app: FastAPI, state: AppState) -> asyncio.Task[None] | None:
 
 
 def app_from_env() -> FastAPI:
-    """The app configured from the environment (for ``uvicorn --factory --no-access-log``)."""
-    return create_app(ServingSettings())
+    """The app configured from the environment (for ``uvicorn --factory --no-access-log``,
+    and each worker process of ``targeting serve --workers N``), its log lines shown."""
+    settings = ServingSettings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    return create_app(settings)

@@ -6,7 +6,10 @@ Then (``commit``, in a thread) append the decision records of the whole batch in
 transaction; the batcher hands back the outcomes only after that (so every answered
 decision is on disk). The selector belongs to the model it was started with: a new
 model starts a new rolling window from its own warm-up threshold (a previous model's
-scores say nothing of the new one's scale).
+scores say nothing of the new one's scale), or from the scores of that model already in
+the log; with ``sync_s`` > 0 the window also takes in, every ``sync_s`` seconds, the
+scores other worker processes logged (``serving.window_tail``), so all processes keep
+one threshold.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from serving.metrics import Metrics
 from serving.model_holder import LoadedModel, ModelHolder
 from serving.reason_rows import ExplainRows, reason_rows
 from serving.selection import Decision, Policy, RandomArm, Selector
+from serving.window_tail import WindowTail
 
 logger = logging.getLogger("serving.engine")
 
@@ -78,6 +82,7 @@ class DecisionEngine:
         reasons_k: int = 3,
         explainer: ExplainRows | None = None,
         inline_rows: int = 0,
+        sync_s: float = 0.0,
     ) -> None:
         self.inline_rows = inline_rows
         self.holder = holder
@@ -88,6 +93,7 @@ class DecisionEngine:
         self.reasons_k = reasons_k
         self.explainer = explainer
         self._ids = IdGenerator()
+        self._tail = WindowTail(log.db.path, self._ids.prefix, sync_s) if sync_s > 0 else None
         self._selector: Selector | None = None
         self._selector_of = ""
         self._warned_stale: set[str] = set()  # load ids already warned of a frozen state
@@ -117,6 +123,10 @@ class DecisionEngine:
             start = model.warmup_threshold(self.policy.model_rate)
             self._selector = Selector(self.policy, start, self._arm)
             self._selector_of = model.load_id
+            if self._tail is not None:
+                self._tail.prime(self._selector, model.ref.name, model.ref.version)
+        elif self._tail is not None and self._tail.due():
+            self._tail.sync(self._selector, model.ref.name, model.ref.version)
         return self._selector
 
     def peek_selector(self, model: LoadedModel) -> Selector:
@@ -215,6 +225,11 @@ class DecisionEngine:
         began = time.perf_counter()
         self.log.append([o.record for outcomes in results for o in outcomes])
         self.metrics.commits.observe(time.perf_counter() - began)
+
+    def close(self) -> None:
+        """Close the window tail's connection (the log is closed by its owner)."""
+        if self._tail is not None:
+            self._tail.close()
 
     def _observe(self, scores: list[float], decisions: list[Decision], selector: Selector) -> None:
         for s in scores:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from features.inputs import Inputs
 from features.live import LiveState
@@ -62,7 +63,7 @@ def _rows(conn: sqlite3.Connection, columns: str, query: str, args: Sequence[Any
         if "no such table" in str(exc):
             return []
         raise
-    rows = json.loads(found) if found else []
+    rows = orjson.loads(found) if found else []  # texts and integers only: never 9e999
     rows.sort(key=lambda row: row[0])  # rowid first: log order, whatever the aggregate's
     return rows
 

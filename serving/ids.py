@@ -21,6 +21,11 @@ class IdGenerator:
         self._counter = itertools.count()
         self._lock = threading.Lock()
 
+    @property
+    def prefix(self) -> str:
+        """The 16 hex characters every id of this generator starts with."""
+        return self._prefix
+
     def next(self) -> str:
         with self._lock:
             n = next(self._counter)

@@ -2,7 +2,10 @@
 
 A reload loads and validates the new model in a thread while the old one keeps
 serving, then swaps it in one assignment; one reload runs at a time. A model that
-fails validation is refused (``ModelLoadError``) and the old one stays.
+fails validation is refused (``ModelLoadError``) and the old one stays. A reload
+requested of one worker process is published as a reload generation that every other
+worker follows (``serving.workers``); retention runs on its own schedule
+(``serving.retention``).
 """
 
 from __future__ import annotations
@@ -12,13 +15,18 @@ import logging
 
 from serving.model_holder import LoadedModel, ModelLoadError, load_model
 from serving.registry import RegistryError, registered_version
+from serving.retention import retain
 from serving.state import AppState
+from serving.workers import follow
 
 logger = logging.getLogger("serving.lifecycle")
 
 
-async def reload_model(state: AppState, uri: str | None = None) -> LoadedModel:
-    """Load ``uri`` (default: the configured one) and serve it; raises ModelLoadError."""
+async def reload_model(
+    state: AppState, uri: str | None = None, publish: bool = True
+) -> LoadedModel:
+    """Load ``uri`` (default: the configured one) and serve it; raises ModelLoadError.
+    ``publish``: append a reload generation, so the other worker processes load it too."""
     target = uri or state.settings.model_uri
     async with state.reload_lock:
         try:
@@ -28,6 +36,8 @@ async def reload_model(state: AppState, uri: str | None = None) -> LoadedModel:
             logger.error("reload refused, previous model keeps serving: %s", exc)
             raise
         previous = state.serve(model)
+        if publish:  # on the loop, with reload_seen: the follower never reloads it again
+            state.reload_seen[0] = state.reloads.publish(target).number
     state.metrics.reloads.labels("swapped").inc()
     logger.info(
         "now serving %s version %s (was version %s)",
@@ -46,7 +56,7 @@ async def poll_alias(state: AppState, every: float) -> None:
         try:
             version = await asyncio.to_thread(registered_version, uri, state.settings.mlruns_dir)
             if version != state.holder.current.ref.version:
-                await reload_model(state, uri)
+                await reload_model(state, uri, publish=False)  # every worker polls
         except (ModelLoadError, RegistryError) as exc:
             logger.error("alias poll: %s", exc)
         except Exception as exc:  # a background loop must outlive a bad poll
@@ -54,7 +64,20 @@ async def poll_alias(state: AppState, every: float) -> None:
 
 
 def start_polling(state: AppState) -> None:
-    """Poll the alias every ``poll_alias_seconds`` (when set and the URI is a registry one)."""
+    """Poll the alias every ``poll_alias_seconds`` (when set and the URI is a registry one);
+    follow other workers' reloads; archive old decisions on schedule."""
+    loop = asyncio.get_running_loop()
     every = state.settings.poll_alias_seconds
     if every > 0 and state.settings.model_uri.startswith("models:/"):
-        state.poller = asyncio.get_running_loop().create_task(poll_alias(state, every))
+        state.poller = loop.create_task(poll_alias(state, every))
+
+    async def follow_reload(uri: str) -> None:
+        await reload_model(state, uri, publish=False)
+
+    state.tasks.append(
+        loop.create_task(
+            follow(state.reloads, state.reload_seen, state.settings.reload_poll_s, follow_reload)
+        )
+    )
+    if state.settings.archive_after_days > 0:
+        state.tasks.append(loop.create_task(retain(state.log, state.settings, state.metrics)))

@@ -99,6 +99,11 @@ class Metrics:
             ["name", "version", "alias"],
             registry=r,
         )
+        self.archived = Counter(
+            "targeting_decisions_archived",
+            "Decisions moved from the decision log to the Parquet archive (serving.retention).",
+            registry=r,
+        )
 
         # Drift of the latest decisions against the model's reference (serving.drift_monitor),
         # set on a schedule; the feature label set is the top few features, cleared each time.

@@ -161,6 +161,12 @@ class Selector:
             del self._sorted[bisect.bisect_left(self._sorted, old)]
             self._selected_count -= self._selected.popleft()
 
+    def observe(self, scores: Sequence[float], selected: Sequence[bool]) -> None:
+        """Let scores decided elsewhere (another worker process on the same log) join the
+        window, so the processes' thresholds converge on one."""
+        for score, chosen in zip(scores, selected, strict=True):
+            self._remember(float(score), bool(chosen))
+
     def decide(self, scores: np.ndarray, ids: Sequence[str]) -> list[Decision]:
         """Decisions for ``scores`` (of declarations ``ids``) in order, each taken before
         its score joins the window."""

@@ -93,6 +93,19 @@ class ServingSettings(BaseSettings):
     drift_top: int = Field(10, ge=1, le=50)
     # Storage: decision log and control results (SQLite, WAL, synchronous=FULL).
     decision_db: Path = Field(description="default: DATA_DIR/serving/decisions.sqlite")
+    # Retention: decisions older than archive_after_days move to Parquet by day under
+    # archive_dir and leave SQLite (serving.archive), checked every archive_interval_s
+    # (0 days: keep everything in SQLite).
+    archive_after_days: float = Field(90.0, ge=0)
+    archive_dir: Path = Field(description="default: DATA_DIR/serving/archive")
+    archive_interval_s: float = Field(3_600.0, ge=1)
+    # Worker processes (``targeting serve``; default: the machine's cores). They share
+    # the decision log; every selection_sync_s each feeds its selection window the scores
+    # the others logged (0: never), and every reload_poll_s it looks for a reload another
+    # one published (serving.workers).
+    workers: int | None = Field(None, ge=1, le=64)
+    selection_sync_s: float = Field(1.0, ge=0, le=3_600)
+    reload_poll_s: float = Field(1.0, gt=0, le=3_600)
     # API keys: HMAC-SHA256(pepper, key) hex digests -> role. ``api_keys`` (plain key ->
     # role) is for development: the keys are hashed at start-up and never kept.
     api_key_pepper: SecretStr = SecretStr("")
@@ -145,6 +158,7 @@ class ServingSettings(BaseSettings):
             values.setdefault("model_cache_dir", data / "serving" / "models")
             values.setdefault("decision_db", data / "serving" / "decisions.sqlite")
             values.setdefault("live_state_dir", data / "serving" / "live-state")
+            values.setdefault("archive_dir", data / "serving" / "archive")
         return values
 
     @model_validator(mode="after")

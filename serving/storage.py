@@ -38,6 +38,13 @@ logger = logging.getLogger("serving.storage")
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_SECONDS = 1.0
 CHUNK_ROWS = 500  # rows (or ids) per statement: within SQLite's 32,766 parameters
+# After a checkpoint has copied the whole WAL back, the next write restarts the WAL from
+# its beginning and truncates the file to this size (it would otherwise keep its peak).
+WAL_SIZE_LIMIT = 16 * 2**20
+# Pages of a new file: a decision (~2.3 KiB without reasons) fills a 4 KiB page alone,
+# so 16 KiB pages hold seven: 40 % fewer bytes written per commit (existing files keep
+# theirs: SQLite cannot change it in WAL mode).
+PAGE_SIZE = 16_384
 T = TypeVar("T")
 # errno values of a storage that cannot take writes (a full disk, a file size limit...)
 STORAGE_ERRNOS = frozenset(
@@ -85,10 +92,12 @@ def connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # before WAL mode: only a new file takes it
     mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     if mode.lower() != "wal":
         raise RuntimeError(f"{path}: SQLite refused WAL mode (got {mode})")
     conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     conn.row_factory = sqlite3.Row
     return conn
 

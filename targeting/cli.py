@@ -11,13 +11,16 @@ import shutil
 import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from targeting.invocation import command_name
 from targeting.logs import configure as configure_logging
 from targeting.settings import TargetingSettings
+
+if TYPE_CHECKING:
+    from serving.settings import ServingSettings
 
 app = typer.Typer(
     name="targeting",
@@ -691,8 +694,19 @@ def serve(
         bool, typer.Option("--require-gpu", help="Refuse to start unless CUDA scores.")
     ] = False,
     device: Annotated[str | None, typer.Option(help="auto, cuda or cpu.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes sharing the decision log (default: TARGETING_WORKERS,"
+            " else the number of cores).",
+        ),
+    ] = None,
 ) -> None:
     """Start the scoring API: score, select, explain, log decisions, record control results."""
+    import os
+
     import uvicorn
     from pydantic import ValidationError
 
@@ -702,7 +716,7 @@ def serve(
     from serving.settings import ServingSettings
 
     _settings()
-    given = {"model_uri": model, "host": host, "port": port, "device": device}
+    given = {"model_uri": model, "host": host, "port": port, "device": device, "workers": workers}
     overrides = {k: v for k, v in given.items() if v is not None}
     if require_gpu:
         overrides["require_gpu"] = True
@@ -718,11 +732,16 @@ def serve(
         _fail(_busy_port_message(settings.host, settings.port))
     if not (settings.api_key_hashes or settings.api_keys):
         typer.echo(NO_KEYS_WARNING, err=True)
+    processes = settings.workers or os.cpu_count() or 1
+    if processes > 1:
+        _serve_workers(settings, overrides, processes)
+        return
     try:
         loaded = load_model(settings.model_uri, settings)
     except ModelLoadError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
+    _start_generation(settings)
     typer.echo(
         f"serving {loaded.ref.name} version {loaded.ref.version} on {loaded.scorer.provider}"
         f" at http://{settings.host}:{settings.port}"
@@ -863,3 +882,46 @@ def drift(
     )
     for path in result.paths:
         typer.echo(f"-> {path}")
+
+
+def _start_generation(settings: ServingSettings) -> None:
+    """Record the configured model as the newest reload generation: every worker, and any
+    the server restarts later, serves it (see serving.workers)."""
+    from serving.workers import ReloadSignal
+
+    reloads = ReloadSignal(settings.decision_db)
+    try:
+        reloads.publish(settings.model_uri)
+    finally:
+        reloads.close()
+
+
+def _serve_workers(settings: ServingSettings, overrides: dict[str, object], processes: int) -> None:
+    """``processes`` uvicorn workers, each building the app from the environment: the
+    model is checked first in a child process (exit 2 if it cannot serve)."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    import uvicorn
+
+    from serving.server import server_options
+    from serving.workers import NoDelayH11, check_model
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        problem = pool.submit(check_model, settings).result()
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(code=2)
+    _start_generation(settings)
+    for name, value in overrides.items():  # the workers read their settings from there
+        os.environ[f"TARGETING_{name.upper()}"] = "true" if value is True else str(value)
+    if settings.onnx_threads is None:  # N workers share the cores: no oversubscription
+        os.environ["TARGETING_ONNX_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
+    typer.echo(
+        f"serving {settings.model_uri} with {processes} worker processes"
+        f" at http://{settings.host}:{settings.port}"
+    )
+    options = {**server_options(settings), "http": NoDelayH11}  # drain, slow-client limits
+    # NoDelayH11: uvicorn's shared socket would leave Nagle on (40 ms answers)
+    uvicorn.run("serving.app:app_from_env", factory=True, workers=processes, **options)

@@ -28,7 +28,18 @@ def test_serve_loads_the_model_then_runs_uvicorn(trained, tmp_path, monkeypatch)
     monkeypatch.setattr(uvicorn, "run", fake_run)
     monkeypatch.setenv("TARGETING_DECISION_DB", str(tmp_path / "d.sqlite"))
     result = CliRunner().invoke(
-        app, ["serve", "--model", str(trained.bundle), "--port", "8123", "--device", "cpu"]
+        app,
+        [
+            "serve",
+            "--model",
+            str(trained.bundle),
+            "--port",
+            "8123",
+            "--device",
+            "cpu",
+            "--workers",
+            "1",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "CPUExecutionProvider" in result.output
