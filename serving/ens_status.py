@@ -37,7 +37,7 @@ def not_sent_warning(ens_id: object) -> str:
     return (
         f"ENS {ens_id} was not sent with the declaration (embed it under 'ens'): the score"
         " does not know whether or when it was filed, and its ENS features read as if none"
-        " was filed, which usually raises it"
+        " was filed, which changes it"
     )
 
 

@@ -663,7 +663,7 @@ def score(
         typer.echo(
             f"warning: {not_sent:,} of {len(table):,} declarations link an ENS (ens_id) that"
             f" was not given{'' if ens is None else ' in ' + str(ens)}: their ENS features"
-            " read as if none was filed, which usually raises the score. Pass the ENS file"
+            " read as if none was filed, which changes their scores. Pass the ENS file"
             " with --ens; these rows say ens_status=not_sent in the output",
             err=True,
         )
