@@ -10,7 +10,7 @@ docs/serving.md has an nginx example):
 - ``max_connections``: uvicorn's ``limit_concurrency``; a request beyond it is answered 503;
 - ``header_timeout_s``: a connection must send a whole request head this soon after it
   opens or after its first byte (uvicorn has no such timeout: ``HeaderTimeoutH11``
-  closes it); ``max_header_bytes``: h11's limit on a request head (431 past it);
+  closes it); ``max_header_bytes``: h11's limit on a request head (400 past it);
 - ``keep_alive_s``: an idle keep-alive connection is closed after this long;
 - ``body_timeout_s``: the body must keep arriving (``serving.middleware``: 408);
 - ``shutdown_grace_s``: the most SIGTERM waits for requests in flight (``serving.drain``).
