@@ -9,8 +9,11 @@ route class of every router, FastAPI's documented way to customise request handl
 checks the key for the roles the route's ``require`` dependency names before anything
 else, refuses a body over the route's ``body_limit`` (413, by its ``Content-Length`` or
 as it arrives) and hands the route a ``GuardedRequest``, whose ``json()`` decodes bodies
-over ``IN_LOOP_BYTES`` in a worker thread. The dependency still runs (it documents the
-key in the OpenAPI schema) and reuses the role found here.
+over ``IN_LOOP_BYTES`` in a worker thread. When the route's body is a pydantic model
+(control results), a body over ``IN_LOOP_BYTES`` is also validated in that thread: FastAPI
+then receives the model instance, which it accepts as is (10,000 control results took
+0.3 s to validate, measured on a busy 2-core machine). The dependency still runs (it
+documents the key in the OpenAPI schema) and reuses the role found here.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request, Response, status
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 
 from serving.auth import Role, authorise
 
@@ -63,6 +68,15 @@ class GuardedRequest(Request):
             self._body = b"".join(chunks)
         return self._body
 
+    async def validate_large(self, model: type[BaseModel]) -> None:
+        """Decode and validate a JSON body over ``IN_LOOP_BYTES`` into ``model`` in a
+        thread (what ``json()`` then returns); errors as FastAPI's (422, 400)."""
+        if not _is_json(self.headers.get("content-type")):
+            return  # FastAPI refuses it as it would
+        body = await self.body()
+        if len(body) > IN_LOOP_BYTES:
+            self._json = await asyncio.to_thread(_decode_validate, body, model)
+
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
@@ -71,6 +85,49 @@ class GuardedRequest(Request):
             else:
                 self._json = json.loads(body)
         return self._json
+
+
+def _is_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body of ``content_type`` as JSON (none: yes)."""
+    if not content_type:
+        return True
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _decode_validate(body: bytes, model: type[BaseModel]) -> BaseModel:
+    """``body`` decoded and validated as ``model``; errors as FastAPI gives them."""
+    try:
+        parsed = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}]
+        ) from None
+    except (ValueError, RecursionError):  # not UTF-8, nested too deeply
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "There was an error parsing the body"
+        ) from None
+    try:
+        return model.model_validate(parsed)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [
+                {"type": e["type"], "loc": ("body", *e["loc"]), "msg": e["msg"]}
+                for e in exc.errors(include_url=False, include_input=False, include_context=False)
+            ]
+        ) from None
+
+
+def body_model(route: APIRoute) -> type[BaseModel] | None:
+    """The pydantic model a route's body is validated into, if it is one."""
+    if route.body_field is None:
+        return None
+    annotation = route.body_field.field_info.annotation
+    return (
+        annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    )
 
 
 def required_roles(dependant: Dependant) -> tuple[Role, ...]:
@@ -93,6 +150,7 @@ class GuardedRoute(APIRoute):
         # only a route with a body field has it read before its dependencies run
         roles = required_roles(self.dependant) if self.body_field is not None else ()
         limit: int | None = getattr(self.endpoint, "body_limit", None)
+        model = body_model(self)
 
         async def guarded(request: Request) -> Response:
             if roles:
@@ -103,6 +161,8 @@ class GuardedRoute(APIRoute):
                     raise too_large(limit)
             guarded_request = GuardedRequest(request.scope, request.receive)
             guarded_request.limit = limit
+            if model is not None:
+                await guarded_request.validate_large(model)
             return await handler(guarded_request)
 
         return guarded

@@ -10,7 +10,7 @@ docs/serving.md has an nginx example):
 - ``max_connections``: uvicorn's ``limit_concurrency``; a request beyond it is answered 503;
 - ``header_timeout_s``: a connection must send a whole request head this soon after it
   opens or after its first byte (uvicorn has no such timeout: ``HeaderTimeoutH11``
-  closes it); ``max_header_bytes``: h11's limit on a request head (431 past it);
+  closes it); ``max_header_bytes``: h11's limit on a request head (400 past it);
 - ``keep_alive_s``: an idle keep-alive connection is closed after this long;
 - ``body_timeout_s``: the body must keep arriving (``serving.middleware``: 408);
 - ``shutdown_grace_s``: the most SIGTERM waits for requests in flight (``serving.drain``).
@@ -19,6 +19,8 @@ docs/serving.md has an nginx example):
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -33,8 +35,10 @@ class HeaderTimeoutH11(H11Protocol):
     head within ``header_timeout_s`` of opening or of the head's first byte (a client
     holding connections open by trickling headers ties up the server otherwise)."""
 
-    header_timeout_s = 10.0
-    _head_timer: asyncio.TimerHandle | None = None
+    def __init__(self, *args: Any, header_timeout_s: float = 10.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout_s = header_timeout_s
+        self._head_timer: asyncio.TimerHandle | None = None
 
     def _between_requests(self) -> bool:
         return self.cycle is None or self.cycle.response_complete
@@ -73,11 +77,10 @@ class HeaderTimeoutH11(H11Protocol):
         super().connection_lost(exc)
 
 
-def protocol(settings: ServingSettings) -> type[HeaderTimeoutH11]:
-    """The h11 protocol class with the settings' header timeout."""
-    return type(
-        "HeaderTimeoutH11", (HeaderTimeoutH11,), {"header_timeout_s": settings.header_timeout_s}
-    )
+def protocol(settings: ServingSettings) -> Callable[..., HeaderTimeoutH11]:
+    """uvicorn's ``http`` option: ``HeaderTimeoutH11`` with the settings' header timeout
+    (a partial of a module-level class: picklable, for uvicorn's worker processes)."""
+    return functools.partial(HeaderTimeoutH11, header_timeout_s=settings.header_timeout_s)
 
 
 def server_options(settings: ServingSettings) -> dict[str, Any]:
