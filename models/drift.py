@@ -100,6 +100,14 @@ class DriftReference:
     seen: dict[str, np.ndarray]  # column -> sorted uint64 hashes
     rows: int
     description: str
+    used: np.ndarray | None = None  # bool per feature: the model reads it (None: all)
+
+    @property
+    def used_mask(self) -> np.ndarray:
+        """Which features the model reads (all when the reference does not say)."""
+        if self.used is None:
+            return np.ones(len(self.names), dtype=bool)
+        return np.asarray(self.used, dtype=bool)
 
     @classmethod
     def fit(
@@ -109,6 +117,7 @@ class DriftReference:
         scores: np.ndarray,
         seen_values: Mapping[str, Iterable[object]],
         description: str = "",
+        used: np.ndarray | None = None,
     ) -> DriftReference:
         """The reference of rows ``x`` (columns ``names``) scored ``scores``, with the
         party/code values of the training data."""
@@ -124,6 +133,7 @@ class DriftReference:
             seen={k: value_hashes(v) for k, v in seen_values.items()},
             rows=len(x),
             description=description,
+            used=None if used is None else np.asarray(used, dtype=bool),
         )
 
     def feature_psi(self, x: np.ndarray) -> np.ndarray:
@@ -165,6 +175,7 @@ class DriftReference:
             "score_shares": self.score_shares.tolist(),
             "rows": self.rows,
             "description": self.description,
+            "used": self.used_mask.tolist(),
         }
         (folder / "reference.json").write_text(json.dumps(body))
         np.savez(folder / "seen.npz", **self.seen)
@@ -188,6 +199,7 @@ class DriftReference:
             seen=hashes,
             rows=int(body["rows"]),
             description=str(body.get("description", "")),
+            used=np.asarray(body["used"], dtype=bool) if "used" in body else None,
         )
 
 

@@ -4,6 +4,7 @@ latest decisions, recomputed on a schedule, never per request.
 Every ``drift_interval_s`` seconds a background task reads the last ``drift_window``
 decisions of the shared decision log (feature vectors, scores, declarations: one
 read-only query, in a thread) and sets: PSI of the ``drift_top`` most shifted features
+the model reads
 (``targeting_drift_psi{feature=...}``, the label set cleared each time, so at most
 ``drift_top`` series), the largest feature PSI, the score PSI, and the rates of unseen
 parties and codes. The window is read from the log rather than kept in each process:
@@ -83,13 +84,15 @@ def compute(reference: DriftReference, database: Path, window: int, top: int) ->
             x[i] = aligned(reference, names, vector[None, :])[0]
     scores = np.array([r[1] for r in rows], dtype=np.float64)
     psi = reference.feature_psi(x) if len(rows) else np.zeros(len(reference.names))
-    order = np.argsort(-psi, kind="stable")[:top]
+    used = reference.used_mask
+    psi = np.where(used, psi, np.nan)  # features the model does not read are not listed
+    order = [j for j in np.argsort(-np.nan_to_num(psi, nan=-1.0), kind="stable") if used[j]][:top]
     unseen = reference.unseen_rates(reference_values(json.loads(r[3]) for r in rows))
     return DriftFigures(
         rows=len(rows),
         score_psi=reference.score_psi(scores) if len(rows) else float("nan"),
         feature_psi={reference.names[j]: float(psi[j]) for j in order},
-        psi_max=float(psi.max()) if len(psi) and len(rows) else float("nan"),
+        psi_max=float(np.nanmax(psi)) if used.any() and len(rows) else float("nan"),
         unseen_party_rate=_mean([unseen.get(c, float("nan")) for c in PARTY_COLUMNS]),
         unseen_code_rate=_mean([unseen.get(c, float("nan")) for c in CODE_COLUMNS]),
     )

@@ -97,7 +97,9 @@ def drift_table(reference: DriftReference, x: np.ndarray) -> pd.DataFrame:
     """PSI of every feature (``x`` in the reference's column order), highest first, with
     the verdict of the rule of thumb."""
     values = reference.feature_psi(x)
-    table = pd.DataFrame({"feature": reference.names, "psi": values})
+    table = pd.DataFrame(
+        {"feature": reference.names, "psi": values, "used_by_model": reference.used_mask}
+    )
     table["verdict"] = np.where(
         values > UNSTABLE, "different", np.where(values > MOVED, "moved", "stable")
     )
@@ -112,13 +114,16 @@ def drift_summary(
     top: int = 10,
 ) -> dict[str, object]:
     """Drift of recent traffic against the reference, as plain numbers: ``rows``,
-    ``score_psi``, ``psi_max``/``psi_mean``/``psi_count_over_0_25`` over the features,
-    ``top_features`` (name -> PSI, the ``top`` highest), ``unseen_<column>`` per party
+    ``score_psi``, ``psi_max``/``psi_mean``/``psi_count_over_0_25`` over the features the
+    model reads (``psi_max_all_features`` over all), ``top_features`` (name -> PSI, the
+    ``top`` highest the model reads), ``unseen_<column>`` per party
     and code column, ``unseen_party_rate`` (mean over the party columns) and
     ``unseen_code_rate`` (HS6 and origin)."""
-    table = drift_table(reference, x)
+    every = drift_table(reference, x)
+    table = every[every["used_by_model"]]  # what the model does not read cannot hurt it
     psi_values = table["psi"].to_numpy(dtype=np.float64)
     out: dict[str, object] = {
+        "psi_max_all_features": float(every["psi"].max()) if len(every) else 0.0,
         "rows": len(x),
         "reference_rows": reference.rows,
         "score_psi": reference.score_psi(np.asarray(scores, dtype=np.float64)),

@@ -130,6 +130,7 @@ def drift_reference(
     valid_scores: np.ndarray,
     declarations: pd.DataFrame,
     window: dict[str, str],
+    used: np.ndarray,
 ) -> DriftReference:
     """The bundle's drift reference: the validation window as served and its scores, and
     the party and code values of every declaration of the training data."""
@@ -147,6 +148,7 @@ def drift_reference(
         seen,
         f"validation window as served ({window['valid_start'][:10]}..{window['test_start'][:10]})"
         f" scored by the registered model; values seen up to {window['end'][:10]}",
+        used,
     )
 
 
@@ -429,7 +431,9 @@ def _train(
             "records": records,
             "scores": smoke_scores(bundle, pipeline, encoder, records),
         }
-        drift_reference(names, served["valid"].x, traffic, d, window_times).save(bundle)
+        drift_reference(names, served["valid"].x, traffic, d, window_times, selection.keep).save(
+            bundle
+        )
         write_manifest(bundle, manifest)
     with timed("plots"):
         plot_dir = work / "plots"

@@ -74,3 +74,21 @@ def test_columns_are_aligned_by_name() -> None:
     got = aligned(ref, ["b", "other"], np.array([[1.0, 2.0]]))
     assert np.isnan(got[0, 0])
     assert got[0, 1] == 1.0
+
+
+def test_features_the_model_does_not_read_are_not_listed(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    x = np.column_stack([rng.normal(size=3000), rng.normal(size=3000)])
+    ref = DriftReference.fit(
+        ["read", "unread"], x, rng.random(3000), {}, used=np.array([True, False])
+    )
+    ref.save(tmp_path)
+    back = DriftReference.load(tmp_path)
+    assert back is not None
+    assert back.used_mask.tolist() == [True, False]
+    moved = np.column_stack([rng.normal(size=3000), rng.normal(3, 1, 3000)])  # "unread" moves
+    summary = drift_summary(back, moved, rng.random(3000))
+    assert list(summary["top_features"]) == ["read"]
+    assert summary["psi_max"] < 0.05
+    assert summary["psi_max_all_features"] > 1.0
+    assert drift_table(back, moved).set_index("feature").loc["unread", "used_by_model"] == False  # noqa: E712
