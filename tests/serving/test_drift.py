@@ -24,6 +24,11 @@ from training.drift_report import drift_report
 NEW = 100  # declarations sent with an importer training never saw
 
 
+def _metrics(client: TestClient) -> str:
+    """The /metrics page, read with a key (required outside development)."""
+    return client.get("/metrics", headers=headers(RISK)).text
+
+
 def _gauge(text: str, name: str) -> float:
     match = re.search(rf"^{re.escape(name)} ([0-9.e+-]+|NaN)$", text, re.M)
     assert match, name
@@ -58,13 +63,13 @@ def test_the_bundle_carries_its_reference(trained: Trained) -> None:
 def test_gauges_move_on_the_schedule_not_per_request(
     client: TestClient, trained: Trained, records: list[dict[str, Any]]
 ) -> None:
-    before = client.get("/metrics").text  # not computed yet: NaN, not 0 ("no drift")
+    before = _metrics(client)  # not computed yet: NaN, not 0 ("no drift")
     assert math.isnan(_gauge(before, "targeting_drift_score_psi"))
     assert _gauge(before, "targeting_drift_window_rows") == 0
     figures = client.app.state.drift.update(trained.bundle)
     assert figures is not None
     assert figures.rows == len(records)
-    text = client.get("/metrics").text
+    text = _metrics(client)
     assert _gauge(text, "targeting_drift_window_rows") == len(records)
     party = _gauge(text, 'targeting_drift_unseen_rate{kind="party"}')
     # the importer column: NEW of 600 unseen; declarant and seller: none
@@ -76,9 +81,9 @@ def test_gauges_move_on_the_schedule_not_per_request(
     # more traffic leaves the gauges as they were until the next update
     r = client.post("/v1/score", json=records[0], headers=headers(RISK))
     assert r.status_code == 200
-    assert _gauge(client.get("/metrics").text, "targeting_drift_window_rows") == len(records)
+    assert _gauge(_metrics(client), "targeting_drift_window_rows") == len(records)
     client.app.state.drift.update(trained.bundle)
-    assert _gauge(client.get("/metrics").text, "targeting_drift_window_rows") == len(records) + 1
+    assert _gauge(_metrics(client), "targeting_drift_window_rows") == len(records) + 1
 
 
 def test_the_drift_report(client: TestClient, trained: Trained, tmp_path: Path) -> None:
