@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from serving.explain.page import render_explanation_for
+from tests.serving.cdp import FLAGS  # the one set of headless Chromium flags
 
 try:  # tests/serving without __init__.py: pytest put this folder on sys.path
     from test_explain_support import world_for
@@ -24,17 +25,6 @@ except ImportError:  # tests/serving as a package
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM = next((path for name in BROWSERS if (path := shutil.which(name))), None)
 WIDTH, HEIGHT = 1280, 2000
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary installed")
 
