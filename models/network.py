@@ -17,6 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.torch_cache import use_user_cache
+
+use_user_cache()  # before torch's compiler stack loads: its cache stays out of /tmp
+
 
 class RiskNet(nn.Module):
     """Embeddings + MLP trunk + three heads."""

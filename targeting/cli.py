@@ -462,6 +462,15 @@ def backtest(
     exploration: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of the budget explored.")
     ] = 0.0,
+    exploration_max: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Let drift (score PSI, features moved, unseen parties of the previous week)"
+            " raise the exploration share from --exploration up to this bound.",
+        ),
+    ] = None,
     strategy: Annotated[
         list[str] | None,
         typer.Option(
@@ -473,7 +482,8 @@ def backtest(
         bool,
         typer.Option(
             help="Compare the issue's three: model only; model + random; model +"
-            " uncertainty (at --exploration, 0.1 when not given)."
+            " uncertainty (at --exploration, 0.1 when not given); with --exploration-max,"
+            " also model + random raised by drift."
         ),
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed: same world and seed, same figures.")] = 0,
@@ -499,9 +509,12 @@ def backtest(
     settings = _settings()
     try:
         chosen = (
-            issue_strategies(exploration or 0.1)
+            issue_strategies(exploration or 0.1, exploration_max)
             if compare
-            else [Strategy.parse(s, exploration) for s in (strategy or ["probability"])]
+            else [
+                Strategy.parse(s, exploration, exploration_max)
+                for s in (strategy or ["probability"])
+            ]
         )
         loaded = BacktestWorld.load(world)
     except ValueError as exc:
@@ -529,6 +542,7 @@ def backtest(
         "revenue_share_of_best": "rev/best",
         "scheme_recall": "scheme R",
         "weeks_to_detection": "weeks to detect",
+        "exploration_share": "explored",
         "ips_precision": "IPS P",
         "true_detectable_precision": "true detectable P",
     }

@@ -45,6 +45,12 @@ from models.metrics import top_k
 from synth.reveal import ControlModel
 from training.dataset import HIT_OUTCOMES
 from training.estimates import budget_estimates
+from training.exploration import (
+    DriftSignal,
+    ExplorationBounds,
+    drift_signal,
+    exploration_share,
+)
 from training.served import default_pipeline
 
 EXPLOIT = ("probability", "revenue")
@@ -60,6 +66,9 @@ class Strategy:
     exploit: str = "probability"
     explore: str = "random"
     exploration: float = 0.0
+    # adaptive: drift of the previous week may raise the share up to this bound
+    # (training.exploration); None: the share stays ``exploration``
+    exploration_max: float | None = None
 
     def __post_init__(self) -> None:
         if self.exploit not in EXPLOIT:
@@ -68,18 +77,36 @@ class Strategy:
             raise ValueError(f"exploration {self.explore!r}: use one of {', '.join(EXPLORE)}")
         if not 0.0 <= self.exploration <= 1.0:
             raise ValueError(f"exploration share {self.exploration} must lie in [0, 1]")
+        if self.exploration_max is not None:
+            ExplorationBounds(self.exploration, self.exploration_max)  # validates
+
+    @property
+    def bounds(self) -> ExplorationBounds | None:
+        """The adaptive share's bounds; None for a fixed share."""
+        if self.exploration_max is None:
+            return None
+        return ExplorationBounds(self.exploration, self.exploration_max)
+
+    @property
+    def explores(self) -> bool:
+        """Whether any week may spend part of the budget exploring."""
+        return max(self.exploration, self.exploration_max or 0.0) > 0
 
     @property
     def name(self) -> str:
+        if self.exploration_max is not None:
+            low, high = self.exploration * 100, self.exploration_max * 100
+            return f"{self.exploit}+{self.explore}{low:g}-{high:g}%"
         if self.exploration == 0:
             return self.exploit
         return f"{self.exploit}+{self.explore}{self.exploration * 100:g}%"
 
     @classmethod
-    def parse(cls, text: str, exploration: float) -> Strategy:
+    def parse(cls, text: str, exploration: float, exploration_max: float | None = None) -> Strategy:
         """``probability``, ``revenue``, ``probability+random``, ``revenue+uncertainty``...
-        (a bare ``random`` or ``uncertainty`` exploits by probability); the share applies
-        when an exploration arm is named, or to a bare exploitation name when above 0."""
+        (a bare ``random`` or ``uncertainty`` exploits by probability); the share (and the
+        adaptive bound) apply when an exploration arm is named, or to a bare exploitation
+        name when above 0."""
         parts = [p.strip() for p in text.split("+") if p.strip()]
         exploit = next((p for p in parts if p in EXPLOIT), "probability")
         explore = next((p for p in parts if p in EXPLORE), None)
@@ -89,18 +116,22 @@ class Strategy:
                 f"strategy {text!r}: use EXPLOIT[+EXPLORE] with EXPLOIT in"
                 f" {', '.join(EXPLOIT)} and EXPLORE in {', '.join(EXPLORE)}"
             )
-        if explore is None:
-            return cls(exploit, "random", exploration)
-        return cls(exploit, explore, exploration)
+        return cls(exploit, explore or "random", exploration, exploration_max)
 
 
-def issue_strategies(exploration: float = 0.1) -> list[Strategy]:
-    """The issue's comparison: model only; model + random; model + uncertainty."""
-    return [
+def issue_strategies(
+    exploration: float = 0.1, exploration_max: float | None = None
+) -> list[Strategy]:
+    """The issue's comparison: model only; model + random; model + uncertainty; with an
+    upper bound, also model + random whose share drift raises up to it."""
+    out = [
         Strategy("probability", "random", 0.0),
         Strategy("probability", "random", exploration),
         Strategy("probability", "uncertainty", exploration),
     ]
+    if exploration_max is not None:
+        out.append(Strategy("probability", "random", exploration, exploration_max))
+    return out
 
 
 @dataclass(frozen=True)
@@ -244,7 +275,7 @@ def fit_weekly_model(
         data = lgb.Dataset(x[hits], np.log1p(revenue[hits]), feature_name=list(names))
         rev_model = lgb.train(params, data, num_boost_round=100)
     committee = []
-    if strategy.exploration > 0 and strategy.explore == "uncertainty":
+    if strategy.explores and strategy.explore == "uncertainty":
         rng = np.random.default_rng(config.seed)
         for member in range(config.committee):
             rows = rng.integers(0, len(y), len(y))
@@ -272,13 +303,14 @@ def select(
     strategy: Strategy,
     rng: np.random.Generator,
     uncertainty: np.ndarray | None = None,
+    share: float | None = None,
 ) -> Selection:
     """Exactly ``budget`` rows: the top by ``score`` (ties to the earlier row), and the
-    exploration arm's share among the others (``uncertainty``: of every row, for the
-    uncertainty arm)."""
+    exploration arm's share (``share``, default the strategy's) among the others
+    (``uncertainty``: of every row, for the uncertainty arm)."""
     n = len(score)
     budget = min(budget, n)
-    explore = round(budget * strategy.exploration)
+    explore = round(budget * (strategy.exploration if share is None else share))
     order = np.lexsort((np.arange(n), -np.asarray(score, dtype=np.float64)))
     exploit, rest = order[: budget - explore], order[budget - explore :]
     if explore == 0:
@@ -300,9 +332,24 @@ def select(
     )
 
 
+@dataclass
+class Start:
+    """What every strategy starts from: the fitted pipeline, the labels known, the feature
+    names, and the last history weeks as scored (declaration positions and features: the
+    first drift reference)."""
+
+    pipeline: FeaturePipeline
+    labels: Labels
+    names: list[str]
+    weeks: list[tuple[np.ndarray, np.ndarray]]
+
+
+REFERENCE_WEEKS = 4  # the drift of a week is measured against the four weeks before it
+
+
 def initial_state(
     world: BacktestWorld, begin: int, make_pipeline: Callable[[], FeaturePipeline]
-) -> tuple[FeaturePipeline, Labels, list[str]]:
+) -> Start:
     """The state and labels before the backtest: a pipeline fitted on the history's
     declarations, filings and the past policy's results on them (each row's features as
     of its own time), and those results as labels (known when recorded)."""
@@ -324,7 +371,14 @@ def initial_state(
     )
     labels = Labels()
     labels.add(x[at], per_row)
-    return pipeline, labels, list(pipeline.spec_.names)
+    lodged = to_seconds(history["lodged_at"])
+    weeks = []
+    for w in range(REFERENCE_WEEKS + 1, 0, -1):
+        rows = np.flatnonzero(
+            (lodged >= begin - w * 7 * DAY) & (lodged < begin - (w - 1) * 7 * DAY)
+        )
+        weeks.append((rows, x[rows]))
+    return Start(pipeline, labels, list(pipeline.spec_.names), weeks)
 
 
 def _one_result_per_declaration(controls: pd.DataFrame) -> pd.DataFrame:
@@ -453,14 +507,15 @@ def run_strategy(
     world: BacktestWorld,
     strategy: Strategy,
     config: BacktestConfig,
-    start: tuple[FeaturePipeline, Labels, list[str]],
+    start: Start,
     progress: Callable[[str], None] = lambda _: None,
 ) -> StrategyRun:
     """Replay the backtest weeks with one strategy from a copy of the initial state."""
-    pipeline = copy.deepcopy(start[0])
-    labels = Labels(*(list(part) for part in (start[1].x, start[1].y, start[1].revenue)))
-    labels.known_at = list(start[1].known_at)
-    names = start[2]
+    pipeline = copy.deepcopy(start.pipeline)
+    labels = Labels(*(list(part) for part in (start.labels.x, start.labels.y)))
+    labels.revenue, labels.known_at = list(start.labels.revenue), list(start.labels.known_at)
+    names = start.names
+    scored = list(start.weeks)
     d = world.frames["declarations"]
     lodged = to_seconds(d["lodged_at"])
     filings, items = world.frames.get("ens_filings"), world.frames.get("ens_items")
@@ -482,13 +537,19 @@ def run_strategy(
         p = model.probability(x)
         score = model.expected_revenue(x) if strategy.exploit == "revenue" else p
         rng = np.random.default_rng([config.seed, week, 1])
+        drift = week_drift(world, scored, model, names)
+        share = strategy.exploration
+        if strategy.bounds is not None:
+            share = exploration_share(drift, strategy.bounds)
         chosen = select(
             score,
             round(len(rows) * config.inspection_rate),
             strategy,
             rng,
             model.disagreement(x) if model.committee else None,
+            share,
         )
+        scored.append((rows, x))
         # every row's outcome drawn with the week's seed: a row selected by two strategies
         # gets the same result (common random numbers across strategies)
         everyone = world.control.reveal(
@@ -509,11 +570,39 @@ def run_strategy(
             ips_check(world, rows, score, chosen, everyone, config.inspection_rate, config.seed)
         )
         record["labels_known"] = float((np.concatenate(labels.known_at) < end).sum())
+        record["exploration_share"] = share
+        record["drift_score_psi"] = drift.score_psi
+        record["drift_features_moved"] = drift.features_moved
+        record["drift_unseen_parties"] = drift.unseen_parties
         records.append(record)
         progress(f"{strategy.name}: week {week}/{config.weeks} recall {record['recall']:.3f}")
         if week < config.weeks:
             model = fit_weekly_model(*labels.known_before(end), names, strategy, config)
     return StrategyRun(strategy, pd.DataFrame.from_records(records))
+
+
+def week_drift(
+    world: BacktestWorld,
+    scored: list[tuple[np.ndarray, np.ndarray]],
+    model: WeeklyModel,
+    names: list[str],
+) -> DriftSignal:
+    """Drift of the last scored week against the ``REFERENCE_WEEKS`` before it, both
+    scored by ``model`` (the model about to select): what is known when the week starts."""
+    recent_rows, recent_x = scored[-1]
+    reference = scored[-1 - REFERENCE_WEEKS : -1]
+    reference_x = np.concatenate([x for _, x in reference])
+    d = world.frames["declarations"]
+    first = int(recent_rows[0]) if len(recent_rows) else len(d)
+    return drift_signal(
+        names,
+        reference_x,
+        recent_x,
+        model.probability(recent_x),
+        model.probability(reference_x),
+        d.iloc[recent_rows],
+        d.iloc[:first],  # lodging order: every declaration lodged before the week
+    )
 
 
 def weeks_to_detection(world: BacktestWorld, weekly: pd.DataFrame, threshold: float) -> float:
@@ -568,6 +657,7 @@ def summary_table(
                 "found_precision": w["found_precision"].mean(),
                 "scheme_recall": w["scheme_recall"].mean(),
                 "weeks_to_detection": weeks_to_detection(world, w, config.detection_recall),
+                "exploration_share": w["exploration_share"].mean(),
                 "ips_precision": w["ips_precision"].mean(),
                 "true_found_precision": w["true_found_precision"].mean(),
                 "true_detectable_precision": w["true_detectable_precision"].mean(),

@@ -35,6 +35,10 @@ WEEKLY_METRICS = (
     "true_detectable_precision",
     "true_irregular_precision",
     "labels_known",
+    "exploration_share",
+    "drift_score_psi",
+    "drift_features_moved",
+    "drift_unseen_parties",
 )
 
 

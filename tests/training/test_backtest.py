@@ -133,3 +133,15 @@ def test_backtest_command_refuses_an_unknown_strategy(world_dir: Path) -> None:
     )
     assert run.exit_code == 2
     assert "EXPLOIT[+EXPLORE]" in run.output
+
+
+def test_adaptive_exploration_follows_drift_within_bounds(world: BacktestWorld) -> None:
+    adaptive = Strategy("probability", "random", 0.1, exploration_max=0.4)
+    weekly = run_backtest(world, [adaptive], QUICK)[0].weekly
+    share = weekly["exploration_share"]
+    assert share.between(0.1, 0.4).all()
+    assert weekly[["drift_score_psi", "drift_features_moved"]].notna().all().all()
+    assert (weekly["controls"] == (weekly["declarations"] * QUICK.inspection_rate).round()).all()
+    assert adaptive.name == "probability+random10-40%"
+    with pytest.raises(ValueError, match="low <= high"):
+        Strategy("probability", "random", 0.3, exploration_max=0.2)

@@ -29,9 +29,8 @@ def test_train_leaves_no_temp_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     world = generate_world(WorldConfig(seed=5, days=60, declarations_per_day=300))
     frames = {name: world.frame(name) for name in world.tables}
     result = train(frames, tmp_path / "mlruns", TINY)
-    # torch makes one empty cache folder of a fixed name (torchinductor_<user>), not per run
-    left = [p.name for p in temp.iterdir() if not p.name.startswith("torchinductor_")]
-    assert left == []
+    # torch's exporter makes its compiler cache (torchinductor_<user>) there unless told
+    assert [p.name for p in temp.iterdir()] == []
     assert result.bundle.is_relative_to(tmp_path / "mlruns")
     assert read_bundle(result.bundle).manifest["model_name"] == "targeting"
     assert result.evaluated_trees.is_file()
