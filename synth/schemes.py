@@ -239,15 +239,18 @@ class _Planter:
         pool = np.setdiff1d(pool, d.importer[before & (d.scheme > 0)])
         return self.choose(pool, int(self.rng.integers(4, 9)))
 
-    def concealment_trade(self, group: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    def concealment_trade(self, group: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
         """One ordinary origin with sellers there, and per group member 1-3 HS6 codes of
-        one or two chapters no other scheme uses and 1-2 of those sellers."""
+        one or two chapters no other scheme uses and 1-2 of those sellers (None: no seller
+        in any such origin)."""
         rng, p, g = self.rng, self.parties, self.goods
         regular = np.flatnonzero(~p.seller_hub)
         regular = regular[~np.isin(regular, p.ecom_sellers)]
         names = [
             c for c in CONCEALMENT_ORIGINS if (p.seller_country[regular] == self.cidx[c]).any()
         ]
+        if not names:
+            return None
         origin = self.cidx[names[int(rng.integers(len(names)))]]
         sellers = regular[p.seller_country[regular] == origin]
         chapters = tuple(rng.choice(CONCEALMENT_CHAPTERS, int(rng.integers(1, 3)), replace=False))
@@ -273,9 +276,10 @@ class _Planter:
         rng, d, p = self.rng, self.d, self.parties
         start = int(self.config.days * self.config.drift_start_fraction)
         group = self.concealment_group(start) if target > 0 else np.zeros(0, int)
-        if len(group) == 0:
+        trade = self.concealment_trade(group) if len(group) else None
+        if trade is None:
             return
-        origin, products, sellers = self.concealment_trade(group)
+        origin, products, sellers = trade
         share = rng.uniform(0.6, 0.8)
         ordinary = d.unused((d.importer >= 0) & ~np.isin(d.importer, group))
         pace = target / share / max(int((d.day[ordinary] >= start).sum()), 1)
