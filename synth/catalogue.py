@@ -217,4 +217,22 @@ ANTI_DUMPING_CHAPTERS = ("72", "73", "76", "69", "85", "87", "29")
 LAUNDERING_TRANSIT_ORIGINS = ("MY", "VN", "TH", "TW", "KR", "ID")
 RING_SELLER_COUNTRIES = ("CN", "HK", "TR", "AE", "IN")
 COUNTERFEIT_SELLER_COUNTRIES = ("CN", "CN", "CN", "CN", "CN", "HK", "HK", "TR")
+AIR_SECURITY_ORIGINS = ("AE", "TR", "CN", "IN", "PK", "GE")
+# Concealment: chapters and ordinary origins that no other scheme targets.
+CONCEALMENT_CHAPTERS = (
+    "03",
+    "08",
+    "09",
+    "22",
+    "30",
+    "39",
+    "40",
+    "44",
+    "48",
+    "52",
+    "63",
+    "70",
+    "90",
+)
+CONCEALMENT_ORIGINS = ("US", "GB", "CH", "JP", "BD", "BR", "MA", "UA", "MX", "CA", "RS", "NO", "ZA")
 VAT_RATE = 0.21

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# Schemes that can be the drifting one (absent before ``drift_start_fraction``).
+DriftScheme = Literal["origin_laundering", "concealment"]
+DRIFT_SCHEMES: tuple[str, ...] = get_args(DriftScheme)
 
 
 class SchemeRates(BaseModel):
     """Share of declarations that each planted scheme produces while it is active.
 
-    The drifting scheme is active only from ``drift_start_fraction`` of the period on;
-    ``background`` is the chance of a scattered irregularity for a non-AEO business
-    declaration (a tenth of it for AEO importers).
+    The drifting scheme is active only from ``drift_start_fraction`` of the period on
+    (``concealment`` is planted only when it is the drifting scheme); ``background`` is
+    the chance of a scattered irregularity for a non-AEO business declaration (a tenth
+    of it for AEO importers).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -23,6 +29,9 @@ class SchemeRates(BaseModel):
     misclassification: float = Field(0.004, ge=0, le=0.1)
     counterfeit_parcels: float = Field(0.003, ge=0, le=0.1)
     air_security: float = Field(0.0005, ge=0, le=0.1)
+    concealment: float = Field(
+        0.005, ge=0, le=0.1, description="Used only when drift_scheme is 'concealment'."
+    )
     background: float = Field(0.004, ge=0, le=0.1)
 
 
@@ -47,7 +56,9 @@ class WorldConfig(BaseModel):
     ens_amendment_share: float = Field(0.08, ge=0, le=1)
     ens_duplicate_share: float = Field(0.01, ge=0, le=1)
     schemes: SchemeRates = SchemeRates()
-    drift_scheme: str = Field("origin_laundering", description="Scheme that starts mid-period.")
+    drift_scheme: DriftScheme = Field(
+        "origin_laundering", description=f"Scheme that starts mid-period: one of {DRIFT_SCHEMES}."
+    )
     drift_start_fraction: float = Field(0.5, ge=0, le=1)
 
     @property

@@ -22,6 +22,7 @@ SCHEMES = (
     "counterfeit_parcels",
     "air_security",
     "background",
+    "concealment",
 )
 SCHEME = {s: i for i, s in enumerate(SCHEMES)}
 SCHEME_RISK = {
@@ -31,6 +32,7 @@ SCHEME_RISK = {
     "misclassification": "misclassification",
     "counterfeit_parcels": "ipr",
     "air_security": "security",
+    "concealment": "other",  # undeclared goods hidden in an ordinary consignment
 }
 
 

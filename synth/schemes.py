@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.baseline import business_masses, sample_carriers, unit_values
+from synth.baseline import business_masses, business_modes, sample_carriers, unit_values
 from synth.catalogue import (
+    AIR_SECURITY_ORIGINS,
+    CONCEALMENT_CHAPTERS,
+    CONCEALMENT_ORIGINS,
     COUNTERFEIT_SELLER_COUNTRIES,
     IPR_CHAPTERS,
     LAUNDERING_TRANSIT_ORIGINS,
@@ -211,7 +214,7 @@ class _Planter:
             return
         rows = self.choose(d.unused(self.business_nonaeo()), target)
         n_new = max(1, len(rows) // 2)
-        origins = rng.choice(["AE", "TR", "CN", "IN", "PK", "GE"], n_new)
+        origins = rng.choice(AIR_SECURITY_ORIGINS, n_new)
         consignors = p.add_sellers(np.array([self.cidx[c] for c in origins]))
         self.set_seller(rows, consignors[rng.integers(0, n_new, len(rows))])
         sec_hs = g.indices_in(SECURITY_CHAPTERS)
@@ -222,6 +225,84 @@ class _Planter:
         d.transit[rows] = np.array([self.cidx[c] for c in rng.choice(RARE_AIR_TRANSITS, len(rows))])
         self.regoods(rows, mass_boost=-2.0)
         self.mark(rows, "air_security", np.searchsorted(consignors, d.seller[rows]))
+
+    def concealment_group(self, start: int) -> np.ndarray:
+        """4-8 established (lodging since day 0 and before ``start``), mid-volume, non-AEO
+        importers with no irregular declaration before ``start``."""
+        d, p = self.d, self.parties
+        rank = np.argsort(np.argsort(-p.importer_weight)) / p.n_importers
+        before = (d.day < start) & (d.importer >= 0)
+        pool = np.flatnonzero(
+            ~p.importer_aeo & (p.importer_entry_day == 0) & (rank > 0.05) & (rank < 0.5)
+        )
+        pool = np.intersect1d(pool, d.importer[before])
+        pool = np.setdiff1d(pool, d.importer[before & (d.scheme > 0)])
+        return self.choose(pool, int(self.rng.integers(4, 9)))
+
+    def concealment_trade(self, group: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """One ordinary origin with sellers there, and per group member 1-3 HS6 codes of
+        one or two chapters no other scheme uses and 1-2 of those sellers (None: no seller
+        in any such origin)."""
+        rng, p, g = self.rng, self.parties, self.goods
+        regular = np.flatnonzero(~p.seller_hub)
+        regular = regular[~np.isin(regular, p.ecom_sellers)]
+        names = [
+            c for c in CONCEALMENT_ORIGINS if (p.seller_country[regular] == self.cidx[c]).any()
+        ]
+        if not names:
+            return None
+        origin = self.cidx[names[int(rng.integers(len(names)))]]
+        sellers = regular[p.seller_country[regular] == origin]
+        chapters = tuple(rng.choice(CONCEALMENT_CHAPTERS, int(rng.integers(1, 3)), replace=False))
+        hs = g.indices_in(chapters)
+        pop = g.popularity[hs] / g.popularity[hs].sum()
+        k = len(group)
+        products = hs[rng.choice(len(hs), (k, 3), p=pop)]
+        products = np.where(np.arange(3) < rng.integers(1, 4, (k, 1)), products, products[:, :1])
+        chosen = rng.choice(sellers, (k, 2))
+        chosen = np.where(np.arange(2) < rng.integers(1, 3, (k, 1)), chosen, chosen[:, :1])
+        return origin, products, chosen
+
+    def concealment(self, target: int) -> None:
+        """Established, clean, non-AEO importers that from the drift start hide undeclared
+        goods in most of their consignments of one origin and one or two chapters.
+
+        The group trades those goods over the whole period at the same pace, drawn as
+        legitimate traffic (rows taken uniformly from ordinary business declarations);
+        from the start on 60-80 % of them carry undeclared goods, which only raise their
+        true value. Nothing declared betrays it: only who, what and when, once controls
+        find it.
+        """
+        rng, d, p = self.rng, self.d, self.parties
+        start = int(self.config.days * self.config.drift_start_fraction)
+        group = self.concealment_group(start) if target > 0 else np.zeros(0, int)
+        trade = self.concealment_trade(group) if len(group) else None
+        if trade is None:
+            return
+        origin, products, sellers = trade
+        share = rng.uniform(0.6, 0.8)
+        ordinary = d.unused((d.importer >= 0) & ~np.isin(d.importer, group))
+        pace = target / share / max(int((d.day[ordinary] >= start).sum()), 1)
+        rows = ordinary[rng.random(len(ordinary)) < pace]
+        member = rng.choice(len(group), len(rows), p=rng.dirichlet(np.full(len(group), 2.0)))
+        imp = group[member]
+        d.importer[rows] = imp
+        d.declarant[rows] = np.where(p.importer_self_declares[imp], -1, p.importer_declarant[imp])
+        d.hs[rows] = d.true_hs[rows] = products[member, rng.integers(0, 3, len(rows))]
+        d.seller[rows] = sellers[member, rng.integers(0, 2, len(rows))]
+        d.origin[rows] = d.true_origin[rows] = d.dispatch[rows] = d.load_country[rows] = origin
+        d.transit[rows] = -1
+        d.mode[rows] = business_modes(rng, d.dispatch[rows], p.countries)
+        d.carrier[rows] = sample_carriers(rng, p, d.mode[rows])
+        self.regoods(rows)
+        hidden = self.choose(
+            rows[d.day[rows] >= start], round(share * (d.day[rows] >= start).sum())
+        )
+        # The undeclared goods: the consignment is worth more than its declared value.
+        d.true_value[hidden] = np.round(
+            d.true_value[hidden] * (1 + rng.uniform(0.3, 1.5, len(hidden))), 2
+        )
+        self.mark(hidden, "concealment", np.searchsorted(group, d.importer[hidden]))
 
     def background(self, rate: float) -> None:
         """Scattered irregularities of ordinary traders, ten times rarer for AEOs."""
@@ -249,3 +330,7 @@ def plant_schemes(
     planter.counterfeit_parcels(round(rates.counterfeit_parcels * n))
     planter.air_security(round(rates.air_security * n))
     planter.background(rates.background)
+    if config.drift_scheme == "concealment":
+        # A stream of its own: everything else is drawn exactly as without the scheme.
+        planter.rng = np.random.default_rng([config.seed, SCHEME["concealment"]])
+        planter.concealment(round(rates.concealment * n * (1 - config.drift_start_fraction)))
