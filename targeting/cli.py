@@ -113,13 +113,31 @@ def generate(
     declarations_per_day: Annotated[
         int, typer.Option(min=10, help="Mean declarations per day.")
     ] = 2800,
+    drift_scheme: Annotated[
+        str,
+        typer.Option(
+            help="The scheme that starts mid-period: origin_laundering (looks like earlier"
+            " fraud) or concealment (nothing in the declared fields betrays it)."
+        ),
+    ] = "origin_laundering",
+    drift_start: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="When it starts, as a share of the days.")
+    ] = 0.5,
 ) -> None:
     """Write a synthetic customs world (ENS, declarations, controls, ground truth) as Parquet."""
     from synth import WorldConfig, generate_world, write_world
+    from synth.config import DRIFT_SCHEMES
 
+    if drift_scheme not in DRIFT_SCHEMES:
+        _fail(f"--drift-scheme {drift_scheme}: choose one of {', '.join(DRIFT_SCHEMES)}")
     target = out or _settings().world_dir
     config = WorldConfig(
-        seed=seed, start=_parse_date(start), days=days, declarations_per_day=declarations_per_day
+        seed=seed,
+        start=_parse_date(start),
+        days=days,
+        declarations_per_day=declarations_per_day,
+        drift_scheme=drift_scheme,  # type: ignore[arg-type]
+        drift_start_fraction=drift_start,
     )
     began = time.perf_counter()
     world = generate_world(config)
