@@ -32,18 +32,30 @@ def smoke_records(frames: dict[str, pd.DataFrame], rows: np.ndarray) -> list[dic
     """Canonical declaration dicts for ``rows``, with their ENS versions and items embedded."""
     d = frames["declarations"].iloc[rows]
     filings, items = frames.get("ens_filings"), frames.get("ens_items")
+    linked = set(d["ens_id"].dropna()) if filings is not None else set()
+    versions = _by_filing(filings, linked)
+    goods = _by_filing(items, linked)
     out = []
     for raw in d.to_dict("records"):
         rec = {k: _plain(v) for k, v in raw.items()}
         ens_id = rec.get("ens_id")
         if filings is not None and ens_id is not None:
-            versions = filings[filings.filing_id == ens_id].to_dict("records")
-            goods = [] if items is None else items[items.filing_id == ens_id].to_dict("records")
             rec["ens"] = {
-                "versions": [{k: _plain(v) for k, v in r.items()} for r in versions],
-                "items": [{k: _plain(v) for k, v in r.items()} for r in goods],
+                "versions": [dict(v) for v in versions.get(ens_id, ())],
+                "items": [dict(i) for i in goods.get(ens_id, ())],
             }
         out.append(rec)
+    return out
+
+
+def _by_filing(table: pd.DataFrame | None, filing_ids: set[str]) -> dict[str, list[dict]]:
+    """The rows of ``table`` of each of ``filing_ids``, as JSON-ready dicts in table order:
+    one pass over the table (a filter per declaration took minutes on 10,000 rows)."""
+    if table is None or not filing_ids:
+        return {}
+    out: dict[str, list[dict]] = {}
+    for r in table[table["filing_id"].isin(filing_ids)].to_dict("records"):
+        out.setdefault(r["filing_id"], []).append({k: _plain(v) for k, v in r.items()})
     return out
 
 
