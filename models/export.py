@@ -91,19 +91,29 @@ def export_network(net: RiskNet, n_features: int) -> onnx.ModelProto:
 @contextmanager
 def _quiet_exporter() -> Iterator[None]:
     """Silence what torch's exporter says about itself, at this call only: its registry's
-    "torchvision is not installed" lines and two warnings of its own internals (a
+    "torchvision is not installed" lines, the INFO lines of its optimiser passes
+    (onnx_ir, onnxscript) and two warnings of its own internals (a
     deprecated ``LeafSpec`` check inside torch, and the note that both inputs share the
     batch dimension ``N``, which is what is asked)."""
-    registry = logging.getLogger("torch.onnx._internal.exporter._registration")
-    level = registry.level
-    registry.setLevel(logging.ERROR)
+    loggers = {
+        name: logging.getLogger(name)
+        for name in (
+            "torch.onnx._internal.exporter._registration",
+            "onnx_ir",  # its optimisation passes' INFO lines (nodes removed, ...)
+            "onnxscript",
+        )
+    }
+    levels = {name: logger.level for name, logger in loggers.items()}
+    for logger in loggers.values():
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
             warnings.filterwarnings("ignore", message=r".*axis name: N will not be used.*")
             yield
     finally:
-        registry.setLevel(level)
+        for name, logger in loggers.items():
+            logger.setLevel(levels[name])
 
 
 def _tree_model(booster: object, n_features: int, device: str) -> onnx.ModelProto:
