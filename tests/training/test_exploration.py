@@ -21,12 +21,12 @@ BOUNDS = ExplorationBounds(0.05, 0.3)
 def test_calm_traffic_keeps_the_low_bound_alarm_reaches_the_high_one() -> None:
     calm = DriftSignal(score_psi=0.02, features_moved=0.0, unseen_parties=0.05)
     assert exploration_share(calm, BOUNDS) == pytest.approx(0.05)
-    for alarm in (
-        DriftSignal(0.4, 0.0, 0.0),
-        DriftSignal(0.0, 0.5, 0.0),
-        DriftSignal(0.0, 0.0, 0.6),
-    ):
+    for alarm in (DriftSignal(0.4, 0.0, 0.0), DriftSignal(0.0, 0.0, 0.6)):
         assert exploration_share(alarm, BOUNDS) == pytest.approx(0.3)
+    moved = DriftSignal(0.0, 0.5, 0.0)  # features moved: a pressure only when given levels
+    assert exploration_share(moved, BOUNDS) == pytest.approx(0.05)
+    with_levels = ExplorationBounds(0.05, 0.3, features_moved=(0.4, 0.6))
+    assert exploration_share(moved, with_levels) == pytest.approx(0.175)
     halfway = DriftSignal(score_psi=0.175, features_moved=0.0, unseen_parties=0.0)
     assert exploration_share(halfway, BOUNDS) == pytest.approx(0.175)
 
