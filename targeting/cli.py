@@ -485,8 +485,8 @@ def backtest(
         typer.Option(
             min=0.0,
             max=1.0,
-            help="Let drift (score PSI, features moved, unseen parties of the previous week)"
-            " raise the exploration share from --exploration up to this bound.",
+            help="Let drift (score PSI and unseen parties of the previous week) raise the"
+            " exploration share from --exploration up to this bound.",
         ),
     ] = None,
     strategy: Annotated[

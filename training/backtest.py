@@ -512,8 +512,8 @@ def run_strategy(
 ) -> StrategyRun:
     """Replay the backtest weeks with one strategy from a copy of the initial state."""
     pipeline = copy.deepcopy(start.pipeline)
-    labels = Labels(*(list(part) for part in (start.labels.x, start.labels.y)))
-    labels.revenue, labels.known_at = list(start.labels.revenue), list(start.labels.known_at)
+    known = start.labels
+    labels = Labels(list(known.x), list(known.y), list(known.revenue), list(known.known_at))
     names = start.names
     scored = list(start.weeks)
     d = world.frames["declarations"]
