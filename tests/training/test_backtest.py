@@ -22,6 +22,7 @@ from training.backtest import (
     select,
     weeks_to_detection,
 )
+from training.exploration import DriftSignal, exploration_share
 
 WORLD = WorldConfig(seed=5, days=70, declarations_per_day=250, drift_start_fraction=0.6)
 QUICK = BacktestConfig(weeks=3, rounds=40, committee=2, tree=TreeConfig(threads=1))
@@ -140,6 +141,9 @@ def test_adaptive_exploration_follows_drift_within_bounds(world: BacktestWorld) 
     weekly = run_backtest(world, [adaptive], QUICK)[0].weekly
     share = weekly["exploration_share"]
     assert share.between(0.1, 0.4).all()
+    signals = weekly[["drift_score_psi", "drift_features_moved", "drift_unseen_parties"]]
+    expected = [exploration_share(DriftSignal(*row), adaptive.bounds) for row in signals.values]
+    np.testing.assert_allclose(share, expected)  # the share is the logged drift's
     assert weekly[["drift_score_psi", "drift_features_moved"]].notna().all().all()
     assert (weekly["controls"] == (weekly["declarations"] * QUICK.inspection_rate).round()).all()
     assert adaptive.name == "probability+random10-40%"
