@@ -96,6 +96,57 @@ class Inputs:
         )
 
 
+def _layout(inputs: Inputs) -> tuple[Any, ...]:
+    """What must agree for inputs to be concatenated: their columns and ENS parts."""
+    return (
+        tuple(inputs.text),
+        tuple(inputs.number),
+        tuple(inputs.flag),
+        None if inputs.ens is None else tuple(inputs.ens),
+        None if inputs.versions is None else tuple(inputs.versions),
+    )
+
+
+def concat_inputs(parts: list[Inputs]) -> list[Inputs]:
+    """Runs of consecutive ``parts`` with the same layout, each concatenated into one
+    ``Inputs`` in order (ENS version rows renumbered): a server folds the many small
+    batches of single requests in one update instead of one update per request."""
+    runs: list[list[Inputs]] = []
+    for part in parts:
+        if runs and _layout(runs[-1][0]) == _layout(part):
+            runs[-1].append(part)
+        else:
+            runs.append([part])
+    return [run[0] if len(run) == 1 else _concat(run) for run in runs]
+
+
+def _concat(run: list[Inputs]) -> Inputs:
+    first = run[0]
+
+    def joined(get: Any) -> dict[str, np.ndarray]:
+        return {k: np.concatenate([get(p)[k] for p in run]) for k in get(first)}
+
+    versions = None
+    if first.versions is not None:
+        offsets = np.cumsum([0] + [p.n for p in run[:-1]])
+        versions = {
+            k: np.concatenate([p.versions[k] for p in run])  # type: ignore[index]
+            for k in first.versions
+            if k != "row"
+        }
+        versions["row"] = np.concatenate(
+            [p.versions["row"] + o for p, o in zip(run, offsets, strict=True)]  # type: ignore[index]
+        )
+    return Inputs(
+        time=np.concatenate([p.time for p in run]),
+        text=joined(lambda p: p.text),
+        number=joined(lambda p: p.number),
+        flag=joined(lambda p: p.flag),
+        ens=None if first.ens is None else joined(lambda p: p.ens),
+        versions=versions,
+    )
+
+
 def _text(values: Any, n: int) -> np.ndarray:
     """Object array with None for missing values."""
     if values is None:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from features.inputs import Inputs
+from features.inputs import Inputs, concat_inputs
 from features.live import LiveState
 from serving.controls import results_frame
 from serving.schemas import scoring_record
@@ -189,8 +189,11 @@ class LiveFolder:
                 others.append(int(rowid))
             else:
                 own.setdefault(mine[0], []).append(mine[1])
-        for batch, taken in own.items():
-            self.live.fold_inputs(self._batches[batch].take(np.asarray(taken)))
+        # One update for the run of batches (single requests make batches of one row,
+        # and each update has a fixed cost of milliseconds), in log order.
+        taken = [self._batches[batch].take(np.asarray(rows)) for batch, rows in own.items()]
+        for inputs in concat_inputs(taken):
+            self.live.fold_inputs(inputs)
         if others:  # other processes' decisions: their declarations as stored
             self.live.fold_records(self._stored(others))
 

@@ -12,7 +12,7 @@ import pytest
 
 from features import FeaturePipeline
 from features.events import pack
-from features.inputs import inputs_from_frames, inputs_from_records
+from features.inputs import concat_inputs, inputs_from_frames, inputs_from_records
 from tests.features.conftest import Fitted
 from tests.features.live import Batch, Feed
 
@@ -147,3 +147,29 @@ def test_folding_inputs_without_their_ens_versions_warns(
     with caplog.at_level("WARNING", logger="features.pipeline"):
         feed.fit().update_inputs(inputs, b.controls)
     assert "carry no ENS versions" in caplog.text
+
+
+def test_single_records_concatenated_fold_like_their_batch(
+    feed: Feed, batches: list[Batch]
+) -> None:
+    """A server folds the one-row batches of single requests in one update
+    (``concat_inputs``): the same state as the rows prepared and folded together."""
+    batch = batches[0].linked()
+    records = batch.records()
+    start = feed.fit()
+    together = inputs_from_records(records, with_ens=start.with_ens())
+    singles = [inputs_from_records([r], with_ens=start.with_ens()) for r in records]
+    (joined,) = concat_inputs(singles)  # one layout: one run
+    np.testing.assert_array_equal(joined.time, together.time)
+    for name, column in together.text.items():
+        assert list(joined.text[name]) == list(column), name
+    assert together.versions is not None
+    assert joined.versions is not None
+    assert len(joined.versions["row"]) == len(together.versions["row"]) > len(records) / 2
+    order = np.lexsort((joined.versions["version"], joined.versions["row"]))
+    expected = np.lexsort((together.versions["version"], together.versions["row"]))
+    for name, column in together.versions.items():
+        assert list(joined.versions[name][order]) == list(column[expected]), name
+    a = copy.deepcopy(start).update_inputs(joined, batch.controls)
+    b = start.update_inputs(together, batch.controls)
+    assert_same_features(feed, a, b)
