@@ -191,11 +191,18 @@ class LiveFolder:
                 own.setdefault(mine[0], []).append(mine[1])
         # One update for the run of batches (single requests make batches of one row,
         # and each update has a fixed cost of milliseconds), in log order.
-        taken = [self._batches[batch].take(np.asarray(rows)) for batch, rows in own.items()]
+        taken = [self._rows_of(self._batches[batch], rows) for batch, rows in own.items()]
         for inputs in concat_inputs(taken):
             self.live.fold_inputs(inputs)
         if others:  # other processes' decisions: their declarations as stored
             self.live.fold_records(self._stored(others))
+
+    @staticmethod
+    def _rows_of(inputs: Inputs, rows: list[int]) -> Inputs:
+        """``rows`` of a scored batch: the batch itself when all are taken, in order."""
+        if len(rows) == inputs.n and rows == list(range(inputs.n)):
+            return inputs
+        return inputs.take(np.asarray(rows))
 
     def _stored(self, rowids: list[int]) -> list[dict[str, Any]]:
         """Scoring records of logged decisions, from their stored declarations (log order)."""
