@@ -89,6 +89,7 @@ def compute_snapshots(
     med = np.full((n_periods, n_codes), np.nan, dtype=np.float32)
     mad = np.full((n_periods, n_codes), np.nan, dtype=np.float32)
     cnt = np.zeros((n_periods, n_codes), dtype=np.float32)
+    done = -1  # rows behind the snapshot computed last: a period adding none repeats it
     for i, p in enumerate(range(first, last + 1)):
         start = int(period_start(p, period_days))
         reusable = (
@@ -107,5 +108,9 @@ def compute_snapshots(
             )
             continue
         k = int(np.searchsorted(times, start, side="left"))
+        if k == done:  # no row lodged in the previous period (a gap in the history)
+            med[i], mad[i], cnt[i] = med[i - 1], mad[i - 1], cnt[i - 1]
+            continue
         med[i], mad[i], cnt[i] = _stats(codes[:k], values[:k], n_codes)
+        done = k
     return Snapshots(first, med, mad, cnt)
