@@ -9,7 +9,7 @@ import pytest
 
 from features import baselines
 from features.baselines import compute_snapshots
-from features.timebase import DAY
+from features.timebase import DAY, period_start
 
 
 def test_a_gap_repeats_the_last_snapshot_and_computes_only_after_new_rows(
@@ -33,8 +33,7 @@ def test_a_gap_repeats_the_last_snapshot_and_computes_only_after_new_rows(
     assert len(calls) <= 6  # ~3 periods of rows, one after them, one past the last row
     # Every snapshot equals the statistics of the rows before its period starts.
     for row in (0, 2, 3, 100, snaps.periods - 2, snaps.periods - 1):
-        period_start = (snaps.first_period + row) * 30 * DAY
-        before = times < period_start
+        before = times < period_start(snaps.first_period + row, 30)
         med, mad, cnt = real(codes[before], values[before], 5)
         np.testing.assert_array_equal(snaps.median[row], med)
         np.testing.assert_array_equal(snaps.mad[row], mad)
