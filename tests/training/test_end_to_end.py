@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from canonical.frames import write_table
 from models.train_network import NetworkConfig
+from synth import WorldConfig, generate_world
 from targeting.cli import app
 from tests.training.conftest import FAST
 from training.train import train
@@ -86,9 +88,19 @@ def test_score_command_writes_ids_scores_bands_and_reasons(
     assert scores.reason_1.str.contains(":").mean() > 0.5
 
 
-def test_test_window_labels_do_not_reach_the_evaluated_model(frames, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def small_frames() -> dict[str, pd.DataFrame]:
+    """27,000 declarations over 90 days: this test trains twice."""
+    world = generate_world(WorldConfig(seed=3, days=90, declarations_per_day=300))
+    return {name: world.frame(name) for name in world.tables}
+
+
+def test_test_window_labels_do_not_reach_the_evaluated_model(
+    small_frames: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
     """Flip every control result of the test window: the evaluated trees and validation
     scores unchanged, the test metrics changed; the registered refit uses those labels."""
+    frames = small_frames
     config = replace(FAST, network=NetworkConfig(epochs=2), select_groups=False)
     first = train(frames, tmp_path / "a", config)
     controls = frames["controls"].copy()
@@ -104,6 +116,7 @@ def test_test_window_labels_do_not_reach_the_evaluated_model(frames, tmp_path: P
     assert (
         first.metrics["valid_blend_precision_at_5"] == second.metrics["valid_blend_precision_at_5"]
     )
-    assert first.metrics["test_lgbm_precision_at_5"] != second.metrics["test_lgbm_precision_at_5"]
+    # (precision@5 % moves one hit at a time: on this window it can tie; the PR AUC cannot)
+    assert first.metrics["test_lgbm_pr_auc"] != second.metrics["test_lgbm_pr_auc"]
     refit = [(r.bundle / "trees.txt").read_text() for r in (first, second)]
     assert refit[0] != refit[1]

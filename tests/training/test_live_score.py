@@ -23,10 +23,10 @@ SHIFT = pd.Timedelta(days=12)
 
 @pytest.fixture(scope="module")
 def later(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The history's last 10 days replayed 12 days later under new ids: declarations the
+    """The history's last 5 days replayed 12 days later under new ids: declarations the
     bundle's state has never seen, lodged after its history ended."""
     d = frames["declarations"]
-    tail = d[d.lodged_at >= d.lodged_at.max() - pd.Timedelta(days=10)].copy()
+    tail = d[d.lodged_at >= d.lodged_at.max() - pd.Timedelta(days=5)].copy()
     tail["declaration_id"] = "N-" + tail["declaration_id"].astype(str)
     tail["lodged_at"] = tail["lodged_at"] + SHIFT
     tail["ens_id"] = None
