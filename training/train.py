@@ -51,7 +51,15 @@ from training import plots
 from training.dataset import Labelled, label_declarations
 from training.drift import psi_summary, psi_table
 from training.evaluate import traffic_estimates
-from training.groups import GroupSelection, group_of, model_groups, select_groups
+from training.groups import (
+    GroupSelection,
+    Measured,
+    bootstrap_rows,
+    group_of,
+    measure,
+    model_groups,
+    select_groups,
+)
 from training.refit import Models, refit_models
 from training.report import EvaluationWindow, unweighted_calibration_check, window_report
 from training.served import WindowFeatures, served_window
@@ -170,14 +178,14 @@ def _select_trees(
     trees on the kept groups."""
     tr, va = parts["train"], parts["valid"]
     fitted: dict[bytes, tuple[lgb.Booster, dict[str, float]]] = {}
+    resamples = bootstrap_rows(len(va.y))
 
-    def score(keep: np.ndarray) -> tuple[float, float]:
+    def score(keep: np.ndarray) -> Measured:
         booster, info = train_trees(
             tr.features, tr.y, tr.weight, va.features, va.y, names, config.tree, keep
         )
         fitted[keep.tobytes()] = (booster.free_dataset(), info)  # keep the model only
-        p = booster.predict(va.features)
-        return precision_at(p, va.y, 5), precision_at(p, va.y, 10)
+        return measure(booster.predict(va.features), va.y, resamples, precision_at)
 
     selection = select_groups(names, groups, score, enabled=config.select_groups)
     booster, info = fitted[selection.keep.tobytes()]

@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 
 from models.lgbm import TreeConfig, mask_columns, train_trees
-from training.groups import keep_mask, model_groups, select_groups
+from models.metrics import precision_at
+from training.groups import (
+    Measured,
+    beyond_noise,
+    bootstrap_rows,
+    keep_mask,
+    measure,
+    model_groups,
+    select_groups,
+)
 
 NAMES = ["a1", "a2", "b1", "c1", "c2", "d1"]
 GROUPS = {"a": ("a1", "a2"), "b": ("b1",), "c": ("c1", "c2"), "d": ("d1",)}
@@ -60,8 +69,39 @@ def test_selection_off_keeps_every_group_and_one_group_always_stays() -> None:
     assert off.keep.all()
     assert calls == [frozenset()]
     flat = select_groups(NAMES, GROUPS, lambda keep: (0.5, 0.5))  # nothing ever matters
-    assert len(flat.kept) == 1
-    assert len(flat.dropped) == 3
+    assert flat.kept == tuple(GROUPS)  # a tie keeps the group
+    assert flat.dropped == ()
+    alone = select_groups(NAMES, GROUPS, lambda keep: (1.0 - keep.mean(), 1.0 - keep.mean()))
+    assert len(alone.kept) == 1  # every removal helps: one group still stays
+
+
+def test_a_removal_within_the_noise_keeps_the_group() -> None:
+    """One more hit in the top 5 % of a small validation window is within its noise: the
+    group stays; a removal that finds many more hits on the same rows is dropped."""
+    rng = np.random.default_rng(1)
+    y = (rng.random(400) < 0.05).astype(float)
+    full = rng.random(400) + y * rng.normal(1.0, 1.0, 400)  # some signal
+    one_more = full.copy()
+    order = np.argsort(-full)
+    first_miss = next(i for i in order[20:] if y[i] == 1)
+    one_more[first_miss] = full.max() + 1  # one more hit in the top 20 rows
+    much_better = full + 3 * y
+    resamples = bootstrap_rows(len(y))
+    current = measure(full, y, resamples, precision_at)
+    slightly = measure(one_more, y, resamples, precision_at)
+    clearly = measure(much_better, y, resamples, precision_at)
+    assert slightly.score[0] > current.score[0]  # higher on the rows themselves
+    assert not beyond_noise(slightly, current, 0.9)
+    assert beyond_noise(clearly, current, 0.9)
+    assert not beyond_noise(current, current, 0.0)  # a tie never drops
+    table = {frozenset(): current, frozenset("a"): slightly, frozenset("b"): clearly}
+
+    def score(keep: np.ndarray) -> Measured:
+        dropped = frozenset(g for g, cols in GROUPS.items() if not keep[NAMES.index(cols[0])])
+        return table.get(dropped, Measured((0.0, 0.0), np.zeros((len(resamples), 2))))
+
+    s = select_groups(NAMES, GROUPS, score)
+    assert s.dropped == ("b",)
 
 
 def test_profiles_split_into_party_and_goods_keys() -> None:
