@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from models.metrics import precision_at
+
 PARTY_KEYS = frozenset(
     {"importer", "declarant", "seller", "carrier", "importer_declarant", "importer_seller"}
 )
@@ -49,17 +51,12 @@ def bootstrap_rows(n: int, resamples: int = 200, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
 
 
-def measure(
-    scores: np.ndarray,
-    y: np.ndarray,
-    resamples: np.ndarray,
-    precision: Callable[[np.ndarray, np.ndarray, float], float],
-) -> Measured:
+def measure(scores: np.ndarray, y: np.ndarray, resamples: np.ndarray) -> Measured:
     """Precision@5 % and @10 % of ``scores`` on the rows and on each resample."""
     at = np.array(
-        [(precision(scores[r], y[r], 5), precision(scores[r], y[r], 10)) for r in resamples]
+        [(precision_at(scores[r], y[r], 5), precision_at(scores[r], y[r], 10)) for r in resamples]
     )
-    return Measured((precision(scores, y, 5), precision(scores, y, 10)), at.reshape(-1, 2))
+    return Measured((precision_at(scores, y, 5), precision_at(scores, y, 10)), at.reshape(-1, 2))
 
 
 def _as_measured(value: Measured | Score) -> Measured:

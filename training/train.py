@@ -45,7 +45,6 @@ from models.drift import PARTY_COLUMNS, DriftReference
 from models.encoding import CategoryEncoder
 from models.export import export_scorer
 from models.lgbm import TreeConfig, ipw_weights, train_trees
-from models.metrics import precision_at
 from models.train_network import NetworkConfig, NetworkData, predict_network, train_network
 from training import plots
 from training.dataset import Labelled, label_declarations
@@ -185,7 +184,7 @@ def _select_trees(
             tr.features, tr.y, tr.weight, va.features, va.y, names, config.tree, keep
         )
         fitted[keep.tobytes()] = (booster.free_dataset(), info)  # keep the model only
-        return measure(booster.predict(va.features), va.y, resamples, precision_at)
+        return measure(booster.predict(va.features), va.y, resamples)
 
     selection = select_groups(names, groups, score, enabled=config.select_groups)
     booster, info = fitted[selection.keep.tobytes()]

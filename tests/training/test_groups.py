@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from models.lgbm import TreeConfig, mask_columns, train_trees
-from models.metrics import precision_at
 from training.groups import (
     Measured,
     beyond_noise,
@@ -87,9 +86,9 @@ def test_a_removal_within_the_noise_keeps_the_group() -> None:
     one_more[first_miss] = full.max() + 1  # one more hit in the top 20 rows
     much_better = full + 3 * y
     resamples = bootstrap_rows(len(y))
-    current = measure(full, y, resamples, precision_at)
-    slightly = measure(one_more, y, resamples, precision_at)
-    clearly = measure(much_better, y, resamples, precision_at)
+    current = measure(full, y, resamples)
+    slightly = measure(one_more, y, resamples)
+    clearly = measure(much_better, y, resamples)
     assert slightly.score[0] > current.score[0]  # higher on the rows themselves
     assert not beyond_noise(slightly, current, 0.9)
     assert beyond_noise(clearly, current, 0.9)
