@@ -416,6 +416,13 @@ class FeaturePipeline:
         self.fit(declarations, controls, ens_filings, ens_items)
         return self.transform_inputs(self.fitted_inputs_)
 
+    def block(self, name: str) -> FeatureBlock:
+        """The block called ``name`` (e.g. "profiles")."""
+        for block in self.blocks:
+            if block.name == name:
+                return block
+        raise KeyError(f"no feature block named {name!r}")
+
     def get_feature_names_out(self) -> np.ndarray:
         self._check_fitted()
         return np.asarray(self.spec_.names, dtype=object)

@@ -5,10 +5,23 @@ pairs importer x declarant, importer x seller, HS6 x origin, the route, and any 
 categorical attribute) and each row, as of the row's own time (strictly before it):
 
 - activity (declarations of the entity): counts in the last 30/90/365 days, days since
-  first seen, value in the last 365 days, distinct partners;
-- control history (results known before the time): controls, hits, revenue recovered,
-  and a hit rate with exponential time decay, smoothed toward the parent level
+  first seen (capped at ``age_cap_days``, with a flag for entities already active when
+  the history began, whose real age is unknown), value in the last 365 days, distinct
+  partners;
+- control history (results known before the time): controls, hits and revenue recovered
+  in the last ``control_window_days``; a hit rate over the same window and one over all
+  results with exponential time decay, each smoothed toward the parent level
   (HS6 -> HS4 -> HS2 -> global; HS6 x origin -> HS6; others -> global).
+
+Counts are windowed and ages capped so that a feature's distribution does not drift
+with the age of the history: a model trained on nine months of history and serving in
+its second year sees the same scale. The smoothing strength of each key type (how many
+controls an entity needs before its own rate outweighs its parent's) is a setting
+(``ProfileConfig.strengths``, else ``smoothing``): training estimates it by empirical
+Bayes from the results of its training window (``estimated_strengths``, beta-binomial
+method of moments) and every pipeline of the run, the bundle's included, uses that one
+value. It is a hyperparameter, not a fact: folds never change it, and the point-in-time
+rule (a row's features use only facts before it) holds for any fixed value.
 
 All keys share one stacked event index per kind (code space offset per key), so a
 batch of any size is answered by a few binary searches.
@@ -16,7 +29,7 @@ batch of any size is answered by a few binary searches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -72,8 +85,44 @@ class ProfileConfig:
 
     windows_days: tuple[int, ...] = (30, 90, 365)
     decay_days: float = 365.0
-    smoothing: float = 20.0
+    smoothing: float = 20.0  # strength of a key type without one in ``strengths``
     prior_rate: float = 0.02
+    strengths: tuple[tuple[str, float], ...] = ()  # (key, strength): see estimated_strengths
+    strength_bounds: tuple[float, float] = (1.0, 1000.0)
+    control_window_days: int = 365  # window of the control counts and the undecayed rate
+    age_cap_days: float = 365.0  # days since first seen are capped here
+    censor_days: float = 30.0  # first seen this close to the history start: age unknown
+
+
+def eb_strength(
+    entity: np.ndarray, hit: np.ndarray, parent_rate: np.ndarray, bounds: tuple[float, float]
+) -> float:
+    """Empirical-Bayes prior strength m of one key type from its control results.
+
+    Each entity's true rate is taken as Beta-distributed around its parent's rate p with
+    strength m, so its n results with h hits have E[n (h/n - p)^2] = p (1 - p)(n + m)/(m + 1).
+    Summing over entities and solving for m gives the method-of-moments estimate
+    m = (A - S) / (S - B), with S = sum n (h/n - p)^2, A = sum p (1 - p) n and
+    B = sum p (1 - p). No spread beyond the binomial noise (S <= B) gives the upper bound:
+    the parent's rate is trusted; a spread as large as the noise of single results gives
+    the lower bound. ``entity`` holds one non-negative code per result, ``parent_rate`` p.
+    """
+    low, high = bounds
+    keep = entity >= 0
+    if not keep.any():
+        return high
+    entity, hit, p = entity[keep], hit[keep], np.clip(parent_rate[keep], 1e-6, 1 - 1e-6)
+    _, slot = np.unique(entity, return_inverse=True)
+    n = np.bincount(slot).astype(np.float64)
+    h = np.bincount(slot, weights=hit)
+    pe = np.bincount(slot, weights=p) / n
+    v = pe * (1.0 - pe)
+    s, a, b = float(np.sum(n * (h / n - pe) ** 2)), float(np.sum(v * n)), float(np.sum(v))
+    if s <= b:
+        return high
+    if s >= a:
+        return low
+    return float(np.clip((a - s) / (s - b), low, high))
 
 
 class ProfileBlock:
@@ -132,6 +181,41 @@ class ProfileBlock:
     def fit(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
         self._choose_keys(inputs)
         self._append(inputs, controls)
+        self.history_start_ = int(self.time_.min()) if len(self.time_) else 0
+        self._set_strengths()
+
+    def estimated_strengths(self, before: int) -> dict[str, float]:
+        """Smoothing strength per key type, by empirical Bayes on the results known before
+        ``before`` (seconds): each entity against its parent's pooled rate (the overall
+        rate for keys without one). What ``ProfileConfig.strengths`` takes."""
+        cfg = self.config
+        known = result_known_at(self.ctrl_time_, self.time_[self.ctrl_row_]) < before
+        rows, hit = self.ctrl_row_[known], self.ctrl_hit_[known]
+        overall = float(hit.mean()) if len(hit) else cfg.prior_rate
+        out = {}
+        for key in self.keys_:
+            p = np.full(len(rows), overall)
+            if key.parent is not None:
+                up = self.codes_[rows, self._col(key.parent)]
+                ok = up >= 0
+                if ok.any():
+                    n = np.bincount(up[ok])
+                    h = np.bincount(up[ok], weights=hit[ok], minlength=len(n))
+                    p[ok] = h[up[ok]] / n[up[ok]]
+            codes = self.codes_[rows, self._col(key.name)]
+            out[key.name] = eb_strength(codes, hit, p, cfg.strength_bounds)
+        return out
+
+    def use_strengths(self, strengths: dict[str, float]) -> None:
+        """Smooth with these strengths from now on (they change no fact of the state)."""
+        pairs = tuple(sorted((str(k), float(v)) for k, v in strengths.items()))
+        self.config = replace(self.config, strengths=pairs)
+        self._set_strengths()
+
+    def _set_strengths(self) -> None:
+        given = dict(self.config.strengths)
+        self.strength_ = {k.name: given.get(k.name, self.config.smoothing) for k in self.keys_}
+        self.strength_vec_ = np.array([self.strength_[k.name] for k in self.keys_])
 
     def update(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None = None) -> None:
         self._append(inputs, controls)
@@ -290,12 +374,14 @@ class ProfileBlock:
             if key.activity:
                 names += [f"{key.name}__n{w}d" for w in self.config.windows_days]
                 names += [f"{key.name}__days_since_first", f"{key.name}__log_value_365d"]
+                names += [f"{key.name}__seen_before_history"]
             names += [f"{key.name}__partners_{label}" for label, _ in key.partners]
             names += [
                 f"{key.name}__controls",
                 f"{key.name}__hits",
                 f"{key.name}__log_revenue",
                 f"{key.name}__hit_rate",
+                f"{key.name}__hit_rate_window",
             ]
         return names
 
@@ -309,6 +395,9 @@ class ProfileBlock:
             for w in self.config.windows_days
         ]
         self.out_since_ = np.array([col[f"{k}__days_since_first"] for k in act], dtype=np.intp)
+        self.out_censored_ = np.array(
+            [col[f"{k}__seen_before_history"] for k in act], dtype=np.intp
+        )
         self.out_value_ = np.array([col[f"{k}__log_value_365d"] for k in act], dtype=np.intp)
         self.out_partners_ = np.array(
             [col[f"{o}__partners_{label}"] for o, label, _ in self.partner_names_], dtype=np.intp
@@ -318,6 +407,7 @@ class ProfileBlock:
         self.out_hits_ = np.array([col[f"{k}__hits"] for k in ctl], dtype=np.intp)
         self.out_revenue_ = np.array([col[f"{k}__log_revenue"] for k in ctl], dtype=np.intp)
         self.out_rate_ = np.array([col[f"{k}__hit_rate"] for k in ctl], dtype=np.intp)
+        self.out_rate_window_ = np.array([col[f"{k}__hit_rate_window"] for k in ctl], dtype=np.intp)
         # Smoothing order: parents before children; a key without parent uses the global rate.
         position = {k.name: j for j, k in enumerate(self.keys_)}
         parent = np.array([position.get(k.parent, len(self.keys_)) for k in self.keys_])
@@ -366,31 +456,46 @@ class ProfileBlock:
             if w == max(cfg.windows_days):
                 out[:, self.out_value_] = np.log1p(self.activity_.total("value", lo, hi))
         first_time = self.activity_.first_times(self.activity_.starts_of(act), hi)
-        out[:, self.out_since_] = np.where(first_time >= 0, (tt - first_time) / DAY, -1.0)
+        age = np.minimum((tt - first_time) / DAY, cfg.age_cap_days)
+        out[:, self.out_since_] = np.where(first_time >= 0, age, -1.0)
+        censor = self.history_start_ + cfg.censor_days * DAY
+        out[:, self.out_censored_] = (first_time >= 0) & (first_time < censor)
         if len(self.partner_cols_):
             pc = self._shift(raw[:, self.partner_cols_], self.partner_offsets_)
             lo, hi = self.partners_.bounds(pc, np.zeros_like(tt), tt)
             out[:, self.out_partners_] = hi - lo
-        # Control history, decayed and smoothed through the parents.
+        # Control history: counts and an undecayed rate over the window, a decayed rate
+        # over all results; both smoothed through the parents.
         k = len(self.ctl_cols_)
         cc = np.empty((n, k + 1), dtype=np.int64)
         cc[:, :k] = self._shift(raw[:, self.ctl_cols_], self.ctl_offsets_)
         cc[:, k] = self.global_code_
-        lo, hi = self.controls_.bounds(cc, np.zeros_like(tt), tt)
+        order = self.controls_.order(cc, tt)
+        lo, hi = self.controls_.bounds(cc, np.zeros_like(tt), tt, order)
+        recent = self.controls_.positions(cc, tt - cfg.control_window_days * DAY, order)
         decay = np.exp(-(tt - DECAY_BASE) / (cfg.decay_days * DAY))
         w = self.controls_.total("w", lo, hi) * decay
         wh = self.controls_.total("wh", lo, hi) * decay
-        out[:, self.out_controls_] = (hi - lo)[:, :k]
-        out[:, self.out_hits_] = self.controls_.total("hit", lo, hi)[:, :k]
-        out[:, self.out_revenue_] = np.log1p(self.controls_.total("revenue", lo, hi)[:, :k])
-        rates = np.empty((n, k + 1))
-        rates[:, k] = (wh[:, k] + cfg.prior_rate) / (w[:, k] + 1.0)
-        m = cfg.smoothing
+        controls = (hi - recent).astype(np.float64)
+        hits = self.controls_.total("hit", recent, hi)
+        out[:, self.out_controls_] = controls[:, :k]
+        out[:, self.out_hits_] = hits[:, :k]
+        out[:, self.out_revenue_] = np.log1p(self.controls_.total("revenue", recent, hi)[:, :k])
+        out[:, self.out_rate_] = self._smoothed(wh, w)
+        out[:, self.out_rate_window_] = self._smoothed(hits, controls)
+        return out
+
+    def _smoothed(self, hits: np.ndarray, controls: np.ndarray) -> np.ndarray:
+        """Hit rates of every key, each shrunk toward its parent's (the last column is the
+        global key, shrunk toward ``prior_rate`` with strength 1) by the key's strength."""
+        k = len(self.ctl_cols_)
+        rates = np.empty((len(hits), k + 1))
+        rates[:, k] = (hits[:, k] + self.config.prior_rate) / (controls[:, k] + 1.0)
+        m = self.strength_vec_
         for level in self.levels_:
             parent = rates[:, self.parent_[level]]
-            rates[:, level] = (wh[:, level] + m * parent) / (w[:, level] + m)
-        out[:, self.out_rate_] = rates[:, :k]
-        return out
+            rates[:, level] = (hits[:, level] + m[level] * parent) / (controls[:, level] + m[level])
+        return rates[:, :k]
 
     # ----- state ---------------------------------------------------------------------
     def get_state(self) -> State:
@@ -400,7 +505,13 @@ class ProfileBlock:
                 "decay_days": self.config.decay_days,
                 "smoothing": self.config.smoothing,
                 "prior_rate": self.config.prior_rate,
+                "strengths": [list(p) for p in self.config.strengths],
+                "strength_bounds": list(self.config.strength_bounds),
+                "control_window_days": self.config.control_window_days,
+                "age_cap_days": self.config.age_cap_days,
+                "censor_days": self.config.censor_days,
             },
+            "history_start": self.history_start_,
             "keys": [
                 {
                     "name": k.name,
@@ -430,6 +541,11 @@ class ProfileBlock:
             decay_days=c["decay_days"],
             smoothing=c["smoothing"],
             prior_rate=c["prior_rate"],
+            strengths=tuple((str(k), float(v)) for k, v in c["strengths"]),
+            strength_bounds=tuple(c["strength_bounds"]),
+            control_window_days=c["control_window_days"],
+            age_cap_days=c["age_cap_days"],
+            censor_days=c["censor_days"],
         )
         self.keys_ = [
             KeySpec(
@@ -451,4 +567,6 @@ class ProfileBlock:
         self.ctrl_time_ = np.asarray(state["ctrl_time"], dtype=np.int64)
         self.ctrl_hit_ = np.asarray(state["ctrl_hit"], dtype=np.float64)
         self.ctrl_revenue_ = np.asarray(state["ctrl_revenue"], dtype=np.float64)
+        self.history_start_ = int(state["history_start"])
+        self._set_strengths()
         self._build()

@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-FEATURE_CODE_VERSION = "2"  # bump whenever a feature's computation changes
+FEATURE_CODE_VERSION = "3"  # bump whenever a feature's computation changes
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from features import default_blocks
 from features.blocks import FeatureBlock
+from features.profiles import ProfileConfig
 from graph.block import GraphBlock
 from graph.config import GraphConfig
 
 
-def all_blocks(graph_config: GraphConfig | None = None) -> list[FeatureBlock]:
+def all_blocks(
+    graph_config: GraphConfig | None = None, profile: ProfileConfig | None = None
+) -> list[FeatureBlock]:
     """Profiles, valuation, route, AEO, then the graph block."""
-    return [*default_blocks(), GraphBlock(graph_config)]
+    return [*default_blocks(profile), GraphBlock(graph_config)]

@@ -63,6 +63,14 @@ class RiskNet(nn.Module):
 
     def forward(self, features: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(irregularity logit, log1p revenue if irregular, risk-type logits)."""
+        h = self.hidden(features, codes)
+        revenue = self.revenue(h).squeeze(1)
+        if not self.training:  # no extrapolation beyond what training ever recovered
+            revenue = torch.clamp(revenue, min=0.0, max=self.revenue_cap)
+        return self.irregular(h).squeeze(1), revenue, self.risk(h)
+
+    def hidden(self, features: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """The trunk's output, which the three heads read."""
         missing = torch.isnan(features)
         x = (
             self.signed_log(torch.where(missing, torch.zeros_like(features), features)) - self.mean
@@ -70,11 +78,7 @@ class RiskNet(nn.Module):
         x = torch.clamp(x, min=-self.clip, max=self.clip) * self.keep
         x = torch.cat([x, missing.to(x.dtype) * self.keep], dim=1)
         embedded = [emb(codes[:, j]) for j, emb in enumerate(self.embeddings)]
-        h = self.trunk(torch.cat([x, *embedded], dim=1))
-        revenue = self.revenue(h).squeeze(1)
-        if not self.training:  # no extrapolation beyond what training ever recovered
-            revenue = torch.clamp(revenue, min=0.0, max=self.revenue_cap)
-        return self.irregular(h).squeeze(1), revenue, self.risk(h)
+        return self.trunk(torch.cat([x, *embedded], dim=1))
 
 
 def feature_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from features import FeaturePipeline
 from features.history import result_known_at
+from features.profiles import ProfileConfig
 from features.timebase import to_seconds
 
 
@@ -52,11 +53,11 @@ def controls_known_before(
     return controls[known < time]
 
 
-def default_pipeline() -> FeaturePipeline:
+def default_pipeline(profile: ProfileConfig | None = None) -> FeaturePipeline:
     """The pipeline training fits (features' blocks and the party graph)."""
     from graph.pipeline_blocks import all_blocks
 
-    return FeaturePipeline(all_blocks())
+    return FeaturePipeline(all_blocks(profile=profile))
 
 
 def served_window(

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightgbm as lgb
 import numpy as np
@@ -30,6 +30,7 @@ import pandas as pd
 
 from canonical.schema import RISK_TYPES
 from features import FeaturePipeline
+from features.profiles import ProfileBlock
 from features.state_io import save_state
 from graph.pipeline_blocks import all_blocks
 from models.blend import fit_blend, smearing_factor
@@ -61,7 +62,7 @@ from training.groups import (
 )
 from training.refit import Models, refit_models
 from training.report import EvaluationWindow, unweighted_calibration_check, window_report
-from training.served import WindowFeatures, served_window
+from training.served import WindowFeatures, default_pipeline, served_window
 from training.smoke import smoke_records, smoke_scores
 from training.split import time_split
 from training.tracking import Registered, local_artifact_path, log_run
@@ -245,22 +246,33 @@ def _train(
         return run()
 
     with timed("features"):
-        pipeline = FeaturePipeline(all_blocks())
+        pipeline = FeaturePipeline(all_blocks()).fit(d, c, f, i)
+        inputs = pipeline.fitted_inputs_
+        split = time_split(inputs.time, config.valid_share, config.test_share)
+        # Smoothing strengths: a hyperparameter estimated on the training window's
+        # results only, then used by every pipeline of the run, the bundle's included.
+        profiles = cast(ProfileBlock, pipeline.block("profiles"))
+        strengths = profiles.estimated_strengths(split.valid_start)
+        profiles.use_strengths(strengths)
+        profile_config = profiles.config
         # CROSS-FIT: when FeaturePipeline gains its ``cross_fit`` option (training rows'
         # label statistics cross-fitted by time blocks), it is switched on here, for the
         # live training matrix only; the as-served windows below use ``transform``.
-        x_all = pipeline.fit_transform(d, c, f, i)
+        x_all = pipeline.transform_inputs(inputs)
         names = list(pipeline.spec_.names)
-        inputs = pipeline.fitted_inputs_
     with timed("labels and split"):
-        split = time_split(inputs.time, config.valid_share, config.test_share)
         lab = label_declarations(d, c, split)
         window = split.assign(inputs.time)
         encoder = CategoryEncoder.fit(inputs.take(np.flatnonzero(window == "train")))
         codes_all = encoder.transform(inputs)
     with timed("features as served"):
         served: dict[str, WindowFeatures] = {
-            name: served_window(frames, start, np.flatnonzero(window == name))
+            name: served_window(
+                frames,
+                start,
+                np.flatnonzero(window == name),
+                lambda: default_pipeline(profile_config),
+            )
             for name, start in (("valid", split.valid_start), ("test", split.test_start))
         }
     rows = {name: lab.rows[lab.mask(name)] for name in ("train", "valid", "test")}
@@ -326,6 +338,7 @@ def _train(
         test_traffic = _traffic_scores(evaluated, served["test"].x, codes_all[served["test"].rows])
         metrics["test_blend_mean_score_traffic"] = float(test_traffic.mean())
         metrics["rows_test_traffic"] = float(len(test_traffic))
+        metrics.update({f"profile_strength__{k}": float(v) for k, v in strengths.items()})
         test_mask = lab.mask("test")
         unbiased = traffic_estimates(
             test_traffic,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from features.profiles import ProfileConfig
 from serving.explain import fmt
 from serving.explain.context import KG_KINDS, ExplainContext
 
@@ -97,19 +98,20 @@ def control_history(ctx: ExplainContext, key: str, i: int) -> Phrase:
     hits = ctx.feature(f"{key}__hits", i)
     rate = ctx.feature(f"{key}__hit_rate", i)
     overall = ctx.x("global_rate", i)
+    year = " in the last 365 days"
     vs = f" vs {fmt.pct(overall)} overall" if fmt.finite(overall) else ""
     who = ("on " if key == "route" else "of ") + noun(ctx, key, i)
     if not fmt.finite(controls) or controls <= 0:
-        text = f"declarations {who} were never controlled (prior rate {fmt.pct(rate)}{vs})"
+        text = f"declarations {who} were not controlled{year} (prior rate {fmt.pct(rate)}{vs})"
     else:
         text = (
             f"declarations {who} had {fmt.plural(hits, 'irregularity', 'irregularities')}"
-            f" in {fmt.plural(controls, 'control')} (smoothed rate {fmt.pct(rate)}{vs})"
+            f" in {fmt.plural(controls, 'control')}{year} (smoothed rate {fmt.pct(rate)}{vs})"
         )
     return Phrase(text, _num(rate), _num(overall))
 
 
-@_rule(PROFILE + r"(controls|hits|hit_rate)$")
+@_rule(PROFILE + r"(controls|hits|hit_rate|hit_rate_window)$")
 def _controls(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
     return control_history(ctx, m.group(1), i)
 
@@ -121,7 +123,7 @@ def _revenue(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
     hits = ctx.feature(f"{key}__hits", i)
     controls = ctx.feature(f"{key}__controls", i)
     text = (
-        f"past controls of {noun(ctx, key, i)} recovered {fmt.eur(revenue)}"
+        f"controls of {noun(ctx, key, i)} in the last 365 days recovered {fmt.eur(revenue)}"
         f" ({fmt.plural(hits, 'irregularity', 'irregularities')}"
         f" in {fmt.plural(controls, 'control')})"
     )
@@ -144,6 +146,9 @@ def _activity(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
     return Phrase(text, _num(n), None)
 
 
+AGE_CAP_DAYS = ProfileConfig().age_cap_days  # days since first seen stop growing here
+
+
 @_rule(PROFILE + r"days_since_first$")
 def _first_seen(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
     key = m.group(1)
@@ -157,7 +162,19 @@ def _first_seen(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
         )
         return Phrase(text, None, None)
     verb = "first declared together" if pair else "first seen"
-    return Phrase(f"{noun(ctx, key, i)} {verb} {fmt.days(d)} ago", _num(d), None)
+    ago = f"{fmt.days(d)} ago" if d < AGE_CAP_DAYS else f"at least {fmt.days(d)} ago"
+    return Phrase(f"{noun(ctx, key, i)} {verb} {ago}", _num(d), None)
+
+
+@_rule(PROFILE + r"seen_before_history$")
+def _seen_before(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
+    key = m.group(1)
+    flag = ctx.feature(m.group(0), i)
+    if fmt.finite(flag) and flag > 0:
+        text = f"{noun(ctx, key, i)} was already active when the history began"
+    else:
+        text = f"{noun(ctx, key, i)} first appeared after the history began"
+    return Phrase(text, _num(flag), None)
 
 
 @_rule(PROFILE + r"log_value_365d$")

@@ -69,13 +69,15 @@ def served(frames: dict[str, pd.DataFrame], trained: tuple[TrainResult, Path]) -
     from features.state_io import load_state
     from features.timebase import to_seconds
     from graph.pipeline_blocks import all_blocks
-    from models.bundle import ENCODER_DIR, SCORER_CPU, read_bundle
+    from models.bundle import ENCODER_DIR, FEATURES_DIR, SCORER_CPU, read_bundle
     from models.encoding import CategoryEncoder
     from models.runtime import OnnxScorer
 
     bundle = trained[0].bundle
     d = frames["declarations"]
-    pipeline = FeaturePipeline(all_blocks())
+    # The bundle's settings (smoothing strengths), refitted on the whole history.
+    config = FeaturePipeline.load(bundle / FEATURES_DIR, all_blocks()).block("profiles").config
+    pipeline = FeaturePipeline(all_blocks(profile=config))
     x = pipeline.fit_transform(
         d, frames["controls"], frames.get("ens_filings"), frames.get("ens_items")
     )
