@@ -30,6 +30,7 @@ import pandas as pd
 
 from features.aeo import AeoBlock
 from features.blocks import ControlEvents, EnsEvents, FeatureBlock
+from features.categories import CategoryBlock
 from features.history import control_columns, control_events, ens_events, ens_events_of
 from features.inputs import Inputs, inputs_from_frames, inputs_from_records, text_column
 from features.profiles import ProfileBlock, ProfileConfig
@@ -52,7 +53,13 @@ def default_blocks(
     profile: ProfileConfig | None = None, valuation: ValuationConfig | None = None
 ) -> list[FeatureBlock]:
     """The feature blocks of this package, in output order."""
-    return [ProfileBlock(profile), ValuationBlock(valuation), RouteBlock(), AeoBlock()]
+    return [
+        ProfileBlock(profile),
+        ValuationBlock(valuation),
+        RouteBlock(),
+        AeoBlock(),
+        CategoryBlock(),
+    ]
 
 
 def _check_unique_ids(declarations: pd.DataFrame) -> None:
@@ -367,7 +374,8 @@ class FeaturePipeline:
         dropped: dict[str, str] = {}
         for block in self.blocks:
             block_names = block.feature_names()
-            groups[block.name] = tuple(block_names)
+            if block_names:  # a block without columns (no extra attributes) has no group
+                groups[block.name] = tuple(block_names)
             names += block_names
             nullable |= block.nullable()
             dropped.update(block.dropped())

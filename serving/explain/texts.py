@@ -146,6 +146,18 @@ def _activity(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
     return Phrase(text, _num(n), None)
 
 
+@_rule(r"^(extra_cat__\w+?)__is_(\w+)$")
+def _category(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
+    """ "channel: red" for an extra attribute's indicator (its actual value either way)."""
+    attribute, shown = m.group(1), m.group(2)
+    label = attribute.removeprefix("extra_cat__").replace("_", " ")
+    flag = ctx.feature(m.group(0), i)
+    value = ctx.s(attribute, i)
+    if fmt.finite(flag) and flag > 0:
+        return Phrase(f"{label}: {value or shown}", _num(flag), None)
+    return Phrase(f"{label}: {value or 'not given'} (not {shown})", _num(flag), None)
+
+
 AGE_CAP_DAYS = ProfileConfig().age_cap_days  # days since first seen stop growing here
 
 
