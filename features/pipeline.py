@@ -397,6 +397,22 @@ class FeaturePipeline:
             return np.zeros((0, len(self.spec_.names)), dtype=np.float32)
         return np.hstack([block.transform(inputs) for block in self.blocks])
 
+    def transform_cross_fitted(self, inputs: Inputs, at: int, folds: int) -> np.ndarray:
+        """Training features whose label statistics are cross-fitted by time blocks (the
+        blocks that offer it: the profiles' control history, see
+        ``ProfileBlock.transform_cross_fitted``); other columns as ``transform_inputs``.
+        For training matrices only: a row sees later blocks' results."""
+        self._check_fitted()
+        if folds < 2:
+            raise ValueError(f"cross-fitting needs at least 2 folds, got {folds}")
+        if inputs.n == 0:
+            return np.zeros((0, len(self.spec_.names)), dtype=np.float32)
+        parts = []
+        for block in self.blocks:
+            crossed = getattr(block, "transform_cross_fitted", None)
+            parts.append(crossed(inputs, at, folds) if crossed else block.transform(inputs))
+        return np.hstack(parts)
+
     def transform(
         self,
         declarations: pd.DataFrame,

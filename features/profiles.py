@@ -298,7 +298,7 @@ class ProfileBlock:
         return act.T.ravel(), np.tile(time, k), {"value": np.tile(value, k)}
 
     def _control_events(
-        self, results: slice
+        self, results: slice | np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         rows = self.ctrl_row_[results]
         hit = self.ctrl_hit_[results]
@@ -464,25 +464,68 @@ class ProfileBlock:
             pc = self._shift(raw[:, self.partner_cols_], self.partner_offsets_)
             lo, hi = self.partners_.bounds(pc, np.zeros_like(tt), tt)
             out[:, self.out_partners_] = hi - lo
-        # Control history: counts and an undecayed rate over the window, a decayed rate
-        # over all results; both smoothed through the parents.
+        self._control_history(raw, tt, self.controls_, out)
+        return out
+
+    def _control_history(
+        self, raw: np.ndarray, tt: np.ndarray, index: LayeredIndex, out: np.ndarray
+    ) -> None:
+        """Write the control-history columns of rows with key codes ``raw`` as of times
+        ``tt`` (n, 1), read from the control events in ``index``: counts and an undecayed
+        rate over the window, a decayed rate over all results; both smoothed through the
+        parents."""
+        cfg = self.config
         k = len(self.ctl_cols_)
-        cc = np.empty((n, k + 1), dtype=np.int64)
+        cc = np.empty((len(raw), k + 1), dtype=np.int64)
         cc[:, :k] = self._shift(raw[:, self.ctl_cols_], self.ctl_offsets_)
         cc[:, k] = self.global_code_
-        order = self.controls_.order(cc, tt)
-        lo, hi = self.controls_.bounds(cc, np.zeros_like(tt), tt, order)
-        recent = self.controls_.positions(cc, tt - cfg.control_window_days * DAY, order)
+        order = index.order(cc, tt)
+        lo, hi = index.bounds(cc, np.zeros_like(tt), tt, order)
+        recent = index.positions(cc, tt - cfg.control_window_days * DAY, order)
         decay = np.exp(-(tt - DECAY_BASE) / (cfg.decay_days * DAY))
-        w = self.controls_.total("w", lo, hi) * decay
-        wh = self.controls_.total("wh", lo, hi) * decay
+        w = index.total("w", lo, hi) * decay
+        wh = index.total("wh", lo, hi) * decay
         controls = (hi - recent).astype(np.float64)
-        hits = self.controls_.total("hit", recent, hi)
+        hits = index.total("hit", recent, hi)
         out[:, self.out_controls_] = controls[:, :k]
         out[:, self.out_hits_] = hits[:, :k]
-        out[:, self.out_revenue_] = np.log1p(self.controls_.total("revenue", recent, hi)[:, :k])
+        out[:, self.out_revenue_] = np.log1p(index.total("revenue", recent, hi)[:, :k])
         out[:, self.out_rate_] = self._smoothed(wh, w)
         out[:, self.out_rate_window_] = self._smoothed(hits, controls)
+
+    def transform_cross_fitted(self, inputs: Inputs, at: int, folds: int) -> np.ndarray:
+        """Features of training rows whose control history is cross-fitted by time blocks.
+
+        Point-in-time label statistics give a training row only the results before it,
+        while a row scored after training sees them all: early rows learn from thin
+        statistics the model never meets when serving. Here the rows are cut into
+        ``folds`` blocks of equal size by lodging time; a row's control-history columns
+        are those of a row scored at ``at`` (the end of the training labels) from the
+        results known before ``at`` of every other block's declarations. A row never sees
+        its own result nor any of its block's; it does see later blocks' results (the
+        point of cross-fitting), so this is for training matrices only, never for rows
+        that are evaluated. Activity columns stay point-in-time.
+        """
+        out = self.transform(inputs)
+        if inputs.n == 0 or len(self.ctrl_row_) == 0:
+            return out
+        edges = np.quantile(inputs.time, np.linspace(0.0, 1.0, folds + 1)[1:-1])
+        block_of_row = np.searchsorted(edges, inputs.time, side="right")
+        result_time = self.time_[self.ctrl_row_]
+        usable = result_known_at(self.ctrl_time_, result_time) < at
+        block_of_result = np.searchsorted(edges, result_time, side="right")
+        raw = np.empty((inputs.n, len(self.all_key_names_)), dtype=np.int64)
+        for j, name in enumerate(self.all_key_names_):
+            raw[:, j] = key_codes(inputs, name, self.vocab_[name])
+        for block in range(folds):
+            rows = np.flatnonzero(block_of_row == block)
+            if not len(rows):
+                continue
+            others = np.flatnonzero(usable & (block_of_result != block))
+            index = LayeredIndex(*self._control_events(others))
+            part = out[rows]
+            self._control_history(raw[rows], np.full((len(rows), 1), at, np.int64), index, part)
+            out[rows] = part
         return out
 
     def _smoothed(self, hits: np.ndarray, controls: np.ndarray) -> np.ndarray:

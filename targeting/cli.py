@@ -236,6 +236,12 @@ def train(
     ens: Annotated[Path | None, typer.Option(help="ENS file (one row per goods item).")] = None,
     ipw: Annotated[bool, typer.Option(help="Weight training rows by 1/propensity.")] = False,
     calibration: Annotated[str, typer.Option(help="platt or isotonic.")] = "platt",
+    cross_fit: Annotated[
+        bool,
+        typer.Option(
+            help="Cross-fit training rows' label statistics by time blocks (docs/features.md)."
+        ),
+    ] = False,
 ) -> None:
     """Train LightGBM + network + blend, evaluate on the latest window, register a version."""
     import tempfile
@@ -273,7 +279,7 @@ def train(
     else:
         _fail("give --world DIR, or --declarations FILE with --mapping FILE")
     progress, step = _progress_step()
-    config = TrainConfig(ipw=ipw, calibration=calibration)
+    config = TrainConfig(ipw=ipw, calibration=calibration, cross_fit=cross_fit)
     try:
         with progress:  # type: ignore[attr-defined]
             result = run_training(frames, settings.mlruns_dir, config, source, step)  # type: ignore[arg-type]

@@ -90,6 +90,8 @@ class TrainConfig:
     network_margin: float = 0.01  # validation precision@5 % the network must add to get weight
     select_groups: bool = True
     refit: bool = True
+    cross_fit: bool = False  # training rows' label statistics cross-fitted by time blocks
+    cross_fit_folds: int = 5
     band_high_share: float = 0.02
     band_medium_share: float = 0.10
     tree: TreeConfig = field(default_factory=TreeConfig)
@@ -124,6 +126,17 @@ def _bands(scores: np.ndarray, high: float, medium: float) -> dict[str, float]:
 def _share_quantiles(scores: np.ndarray) -> dict[str, float]:
     """Thresholds with each of QUANTILE_SHARES of ``scores`` above: serving's warm-up points."""
     return {str(share): float(np.quantile(scores, 1 - share)) for share in QUANTILE_SHARES}
+
+
+def _cross_fitted(
+    pipeline: FeaturePipeline, x: np.ndarray, rows: np.ndarray, at: int, config: TrainConfig
+) -> np.ndarray:
+    """``x`` with the given rows' label statistics cross-fitted from the results known
+    before ``at`` (``FeaturePipeline.transform_cross_fitted``)."""
+    out = x.copy()
+    inputs = pipeline.fitted_inputs_.take(rows)
+    out[rows] = pipeline.transform_cross_fitted(inputs, at, config.cross_fit_folds)
+    return out
 
 
 def _traffic_scores(models: Models, features: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -255,14 +268,17 @@ def _train(
         strengths = profiles.estimated_strengths(split.valid_start)
         profiles.use_strengths(strengths)
         profile_config = profiles.config
-        # CROSS-FIT: when FeaturePipeline gains its ``cross_fit`` option (training rows'
-        # label statistics cross-fitted by time blocks), it is switched on here, for the
-        # live training matrix only; the as-served windows below use ``transform``.
         x_all = pipeline.transform_inputs(inputs)
         names = list(pipeline.spec_.names)
     with timed("labels and split"):
         lab = label_declarations(d, c, split)
         window = split.assign(inputs.time)
+    x_train = x_all
+    if config.cross_fit:  # the training matrix only: evaluated windows stay as served
+        with timed("cross-fitting"):
+            x_train = _cross_fitted(
+                pipeline, x_all, np.flatnonzero(window == "train"), split.valid_start, config
+            )
         encoder = CategoryEncoder.fit(inputs.take(np.flatnonzero(window == "train")))
         codes_all = encoder.transform(inputs)
     with timed("features as served"):
@@ -278,7 +294,7 @@ def _train(
     rows = {name: lab.rows[lab.mask(name)] for name in ("train", "valid", "test")}
     parts = {
         "train": _part(
-            lab, lab.mask("train"), x_all[rows["train"]], codes_all[rows["train"]], config.ipw
+            lab, lab.mask("train"), x_train[rows["train"]], codes_all[rows["train"]], config.ipw
         ),
         **{
             name: _part(
@@ -351,7 +367,7 @@ def _train(
         metrics.update({f"test_blend_{k}": v for k, v in unbiased.items()})
         psi = psi_table(
             names,
-            x_all[window == "train"],
+            x_train[window == "train"],
             served["test"].x,
             group_of(groups),
             selection.keep,
@@ -371,8 +387,11 @@ def _train(
             metrics[f"positives_{name}"] = float(part.y.sum())
     with timed("refit"):
         if config.refit:
+            x_refit = x_all
+            if config.cross_fit:  # every labelled row, from every result known at the end
+                x_refit = _cross_fitted(pipeline, x_all, np.arange(inputs.n), split.end, config)
             everything = _part(
-                lab, np.ones(len(lab.y), bool), x_all[lab.rows], codes_all[lab.rows], config.ipw
+                lab, np.ones(len(lab.y), bool), x_refit[lab.rows], codes_all[lab.rows], config.ipw
             )
             registered_models, refit_info = refit_models(
                 evaluated,

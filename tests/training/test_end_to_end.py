@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -120,3 +121,17 @@ def test_test_window_labels_do_not_reach_the_evaluated_model(
     assert first.metrics["test_lgbm_pr_auc"] != second.metrics["test_lgbm_pr_auc"]
     refit = [(r.bundle / "trees.txt").read_text() for r in (first, second)]
     assert refit[0] != refit[1]
+
+
+def test_cross_fitted_training_trains_and_evaluates_as_served(
+    small_frames: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    """``cross_fit``: the training rows' label statistics come from the other time blocks
+    (tests/features/test_cross_fit.py); the run trains, evaluates the served test window
+    and logs the setting."""
+    config = replace(FAST, network=NetworkConfig(epochs=2), select_groups=False, cross_fit=True)
+    result = train(small_frames, tmp_path / "x", config)
+    assert "cross-fitting" in result.timings
+    assert 0.0 <= result.metrics["test_blend_precision_at_5"] <= 1.0
+    params = json.loads(next((tmp_path / "x").rglob("params.json")).read_text())
+    assert params["cross_fit"] in (True, "True")
