@@ -43,6 +43,7 @@ from features.timebase import DAY
 from features.vocab import Vocabulary
 
 DECAY_BASE = 1_577_836_800  # 2020-01-01: decay weights are exp((t - base) / tau)
+PartnerEvent = tuple[np.ndarray, np.ndarray, np.ndarray]  # entity codes, times, values
 CODE_ROOM = 64  # codes each key gets beyond twice its vocabulary (see _build)
 
 
@@ -90,6 +91,7 @@ class ProfileConfig:
     strengths: tuple[tuple[str, float], ...] = ()  # (key, strength): see estimated_strengths
     strength_bounds: tuple[float, float] = (1.0, 1000.0)
     control_window_days: int = 365  # window of the control counts and the undecayed rate
+    partner_window_days: int = 365  # distinct partners are counted over this window
     age_cap_days: float = 365.0  # days since first seen are capped here
     censor_days: float = 30.0  # first seen this close to the history start: age unknown
 
@@ -253,7 +255,7 @@ class ProfileBlock:
         """(Re)build the event indices from the registry: deterministic in the facts."""
         self.capacity_ = {n: 2 * len(self.vocab_[n]) + CODE_ROOM for n in self.all_key_names_}
         self.activity_names_ = [k.name for k in self.keys_ if k.activity]
-        # Distinct partners: the first declaration of each pair, keyed by the entity.
+        # Distinct partners in a window: spells of each pair, keyed by the entity.
         self.partner_names_ = [
             (key.name, label, pair) for key in self.keys_ for label, pair in key.partners
         ]
@@ -265,22 +267,19 @@ class ProfileBlock:
         self._layout()
         everything = slice(None)
         self.activity_ = LayeredIndex(*self._activity_events(everything))
-        self.pair_first_ = {pair: self._first_rows(pair) for pair in self._pairs()}
-        self.partners_ = LayeredIndex(*self._partner_events(None))
+        self.pair_last_ = {pair: self._last_times(pair) for pair in self._pairs()}
+        every = np.arange(len(self.time_))
+        self.partners_ = LayeredIndex(
+            *self._events([e for p in self._pairs() for e in self._spell_events(p, every, 1.0)])
+        )
         self.controls_ = LayeredIndex(*self._control_events(everything))
 
     def _fold(self, n_old: int, c_old: int) -> None:
         """Add the events of the rows from ``n_old`` and of the results from ``c_old``."""
         self.activity_.fold(*self._activity_events(slice(n_old, None)))
-        fresh: dict[str, np.ndarray] = {}
-        moved = False
-        for pair in self._pairs():
-            fresh[pair], displaced = self._fold_pair(pair, n_old)
-            moved |= displaced
-        if moved:  # a row earlier than a pair's first: its event moves, rebuild (rare)
-            self.partners_ = LayeredIndex(*self._partner_events(None))
-        else:
-            self.partners_.fold(*self._partner_events(fresh))
+        events = [e for pair in self._pairs() for e in self._fold_pair(pair, n_old)]
+        if events:
+            self.partners_.fold(*self._events(events))
         self.controls_.fold(*self._control_events(slice(c_old, None)))
 
     def refresh(self) -> None:
@@ -318,51 +317,95 @@ class ProfileBlock:
     def _pairs(self) -> list[str]:
         return sorted({pair for _, _, pair in self.partner_names_})
 
-    def _first_rows(self, pair: str) -> np.ndarray:
-        """Row of each pair's first declaration (earliest, then first in the registry)."""
-        n = len(self.time_)
-        pair_codes = self.codes_[:, self._col(pair)]
-        order = np.lexsort((np.arange(n), self.time_, pair_codes))
-        sorted_pairs = pair_codes[order]
-        head = np.r_[True, sorted_pairs[1:] != sorted_pairs[:-1]] & (sorted_pairs >= 0)
-        first = np.full(len(self.vocab_[pair]), -1, dtype=np.int64)
-        first[sorted_pairs[head]] = order[head]
-        return first
+    # A pair's row r counts for its owner at time t when time(r) < t <= end(r), with
+    # end(r) = min(time(r) + W, time of the pair's next row): of the rows of a pair in
+    # [t - W, t) exactly its last one counts, so the sum of +1 at every time(r) and -1 at
+    # every end(r) over the events before t is the number of distinct partners with a
+    # declaration in the window. A fold appends the new rows' spells and moves the end of
+    # each pair's previous last row (an event cancelling the old end, one at the new); a
+    # row earlier than its pair's last restates that pair (its old events cancelled, its
+    # new ones added), so the index always sums to what a rebuild would hold.
+    def _last_times(self, pair: str) -> np.ndarray:
+        """Time of each pair's last declaration (-1 for none)."""
+        codes = self.codes_[:, self._col(pair)]
+        last = np.full(len(self.vocab_[pair]), -1, dtype=np.int64)
+        ok = codes >= 0
+        np.maximum.at(last, codes[ok], self.time_[ok])
+        return last
 
-    def _fold_pair(self, pair: str, n_old: int) -> tuple[np.ndarray, bool]:
-        """Record the first row of the pairs met from row ``n_old``: the codes of the new
-        pairs, and whether a row came before a known pair's first (its event moves)."""
-        size = len(self.vocab_[pair])
-        first = self.pair_first_[pair]
-        first = self._grow().extend(f"first:{pair}", first, np.full(size - len(first), -1))
-        self.pair_first_[pair] = first
-        codes = self.codes_[n_old:, self._col(pair)]
-        rows = np.arange(n_old, len(self.time_))[codes >= 0]
-        codes = codes[codes >= 0]
-        if not len(codes):
-            return codes, False
+    def _owner_events(
+        self, pair: str, rows: np.ndarray, times: np.ndarray, value: float
+    ) -> list[PartnerEvent]:
+        """Events at ``times`` for the owners (of every partner count over ``pair``) of
+        ``rows``, each worth ``value``."""
+        out = []
+        for j, (owner, _, p) in enumerate(self.partner_names_):
+            if p != pair:
+                continue
+            oc = self.codes_[rows, self._col(owner)]
+            codes = np.where(oc >= 0, oc + self.partner_offsets_[j], -1)
+            out.append((codes, times, np.full(len(rows), value)))
+        return out
+
+    def _spell_events(self, pair: str, rows: np.ndarray, sign: float) -> list[PartnerEvent]:
+        """Start and end events of the spells of ``rows`` (all the rows of their pairs:
+        the next row of a pair is looked for among them), worth ``sign`` and ``-sign``."""
+        codes = self.codes_[rows, self._col(pair)]
+        rows, codes = rows[codes >= 0], codes[codes >= 0]
         order = np.lexsort((rows, self.time_[rows], codes))
-        codes, rows = codes[order], rows[order]
-        head = np.r_[True, codes[1:] != codes[:-1]]
-        codes, rows = codes[head], rows[head]
-        old = first[codes]
-        new = old < 0
-        earlier = ~new & (self.time_[np.maximum(old, 0)] > self.time_[rows])
-        first[codes[new | earlier]] = rows[new | earlier]
-        return codes[new], bool(earlier.any())
+        rows, codes = rows[order], codes[order]
+        t = self.time_[rows]
+        window = self.config.partner_window_days * DAY
+        same = np.r_[codes[1:] == codes[:-1], False]
+        end = np.minimum(t + window, np.where(same, np.r_[t[1:], 0], t + window))
+        live = end > t
+        rows, t, end = rows[live], t[live], end[live]
+        return self._owner_events(pair, rows, t, sign) + self._owner_events(pair, rows, end, -sign)
 
-    def _partner_events(
-        self, pairs: dict[str, np.ndarray] | None
-    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """Partner events of the given pair codes (all pairs when None)."""
-        p_codes, p_times = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        for j, (owner, _, pair) in enumerate(self.partner_names_):
-            first = self.pair_first_[pair]
-            rows = first[first >= 0] if pairs is None else first[pairs[pair]]
-            owner_codes = self.codes_[rows, self._col(owner)]
-            p_codes.append(np.where(owner_codes >= 0, owner_codes + self.partner_offsets_[j], -1))
-            p_times.append(self.time_[rows])
-        return np.concatenate(p_codes), np.concatenate(p_times), {}
+    def _fold_pair(self, pair: str, n_old: int) -> list[PartnerEvent]:
+        """Partner events of the rows of ``pair`` from ``n_old`` (see above)."""
+        size = len(self.vocab_[pair])
+        last = self.pair_last_[pair]
+        last = self._grow().extend(f"last:{pair}", last, np.full(size - len(last), -1))
+        self.pair_last_[pair] = last
+        col = self.codes_[:, self._col(pair)]
+        rows = n_old + np.flatnonzero(col[n_old:] >= 0)
+        if not len(rows):
+            return []
+        codes, times = col[rows], self.time_[rows]
+        events: list[PartnerEvent] = []
+        late = np.unique(codes[times < last[codes]])
+        if len(late):
+            member = np.isin(col, late)
+            events += self._spell_events(pair, np.flatnonzero(member[:n_old]), -1.0)
+            events += self._spell_events(pair, np.flatnonzero(member), 1.0)
+        on_time = ~np.isin(codes, late)
+        if on_time.any():
+            r = rows[on_time]
+            order = np.lexsort((r, self.time_[r], col[r]))
+            r = r[order]
+            head = r[np.r_[True, col[r][1:] != col[r][:-1]]]
+            before = last[col[head]]
+            window = self.config.partner_window_days * DAY
+            moved = (before >= 0) & (self.time_[head] < before + window)
+            head, before = head[moved], before[moved]
+            events += self._owner_events(pair, head, before + window, 1.0)
+            events += self._owner_events(pair, head, self.time_[head], -1.0)
+            events += self._spell_events(pair, r, 1.0)
+        np.maximum.at(last, codes, times)
+        return events
+
+    @staticmethod
+    def _events(parts: list[PartnerEvent]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Concatenated (codes, times, {"v": values}) of event parts."""
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), {"v": np.zeros(0)}
+        codes, times, values = zip(*parts, strict=True)
+        return (
+            np.concatenate(codes),
+            np.concatenate(times).astype(np.int64),
+            {"v": np.concatenate(values)},
+        )
 
     # ----- transform -----------------------------------------------------------------
     def feature_names(self) -> list[str]:
@@ -463,7 +506,7 @@ class ProfileBlock:
         if len(self.partner_cols_):
             pc = self._shift(raw[:, self.partner_cols_], self.partner_offsets_)
             lo, hi = self.partners_.bounds(pc, np.zeros_like(tt), tt)
-            out[:, self.out_partners_] = hi - lo
+            out[:, self.out_partners_] = self.partners_.total("v", lo, hi)
         self._control_history(raw, tt, self.controls_, out)
         return out
 
@@ -551,6 +594,7 @@ class ProfileBlock:
                 "strengths": [list(p) for p in self.config.strengths],
                 "strength_bounds": list(self.config.strength_bounds),
                 "control_window_days": self.config.control_window_days,
+                "partner_window_days": self.config.partner_window_days,
                 "age_cap_days": self.config.age_cap_days,
                 "censor_days": self.config.censor_days,
             },
@@ -587,6 +631,7 @@ class ProfileBlock:
             strengths=tuple((str(k), float(v)) for k, v in c["strengths"]),
             strength_bounds=tuple(c["strength_bounds"]),
             control_window_days=c["control_window_days"],
+            partner_window_days=c["partner_window_days"],
             age_cap_days=c["age_cap_days"],
             censor_days=c["censor_days"],
         )

@@ -273,14 +273,14 @@ def _train(
     with timed("labels and split"):
         lab = label_declarations(d, c, split)
         window = split.assign(inputs.time)
+        encoder = CategoryEncoder.fit(inputs.take(np.flatnonzero(window == "train")))
+        codes_all = encoder.transform(inputs)
     x_train = x_all
     if config.cross_fit:  # the training matrix only: evaluated windows stay as served
         with timed("cross-fitting"):
             x_train = _cross_fitted(
                 pipeline, x_all, np.flatnonzero(window == "train"), split.valid_start, config
             )
-        encoder = CategoryEncoder.fit(inputs.take(np.flatnonzero(window == "train")))
-        codes_all = encoder.transform(inputs)
     with timed("features as served"):
         served: dict[str, WindowFeatures] = {
             name: served_window(

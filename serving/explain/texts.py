@@ -216,9 +216,8 @@ def _partners(ctx: ExplainContext, i: int, m: re.Match[str]) -> Phrase | None:
     key, label = m.group(1), m.group(2)
     n = ctx.feature(m.group(0), i)
     template = PARTNER_TEXT.get((key, label), "{n} distinct " + label)
-    since = ctx.feature(f"{key}__days_since_first", i)
-    tail = f" since first seen {fmt.days(since)} ago" if fmt.finite(since) and since >= 0 else ""
-    return Phrase(f"{noun(ctx, key, i)} {template.format(n=fmt.count(n))}{tail}", _num(n), None)
+    text = f"{noun(ctx, key, i)} {template.format(n=fmt.count(n))} in the last 365 days"
+    return Phrase(text, _num(n), None)
 
 
 # ----- valuation ---------------------------------------------------------------------------
