@@ -210,6 +210,23 @@ class LayeredIndex:
         r = np.maximum(run, 0)
         return run >= 0, start[r], end[r], first[r], last[r]
 
+    def times_of(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every event time of each of ``codes`` (both levels): (which code, time) pairs,
+        sorted by code position then time. Costs the events returned, not the index."""
+        codes = np.asarray(codes, dtype=np.int64)
+        which, times = [], []
+        for level in (self.base, self.delta):
+            lo = np.searchsorted(level.keys, pack(codes, np.zeros_like(codes)))
+            hi = np.searchsorted(level.keys, pack(codes + 1, np.zeros_like(codes)))
+            counts = hi - lo
+            owner = np.repeat(np.arange(len(codes)), counts)
+            at = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            which.append(owner)
+            times.append(level.keys[lo[owner] + at] & _TIME_MASK)
+        which_all, times_all = np.concatenate(which), np.concatenate(times)
+        order = np.lexsort((times_all, which_all))
+        return which_all[order], times_all[order]
+
     def count(self, codes: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
         """Number of events of each entity with start <= time < end."""
         lo, hi = self.bounds(codes, start, end)

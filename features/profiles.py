@@ -276,10 +276,10 @@ class ProfileBlock:
 
     def _fold(self, n_old: int, c_old: int) -> None:
         """Add the events of the rows from ``n_old`` and of the results from ``c_old``."""
-        self.activity_.fold(*self._activity_events(slice(n_old, None)))
         events = [e for pair in self._pairs() for e in self._fold_pair(pair, n_old)]
         if events:
             self.partners_.fold(*self._events(events))
+        self.activity_.fold(*self._activity_events(slice(n_old, None)))
         self.controls_.fold(*self._control_events(slice(c_old, None)))
 
     def refresh(self) -> None:
@@ -363,7 +363,9 @@ class ProfileBlock:
         return self._owner_events(pair, rows, t, sign) + self._owner_events(pair, rows, end, -sign)
 
     def _fold_pair(self, pair: str, n_old: int) -> list[PartnerEvent]:
-        """Partner events of the rows of ``pair`` from ``n_old`` (see above)."""
+        """Partner events of the rows of ``pair`` from ``n_old`` (see above). Called
+        before the activity index takes the new rows: it still holds each pair's old
+        rows, which a late row's restatement reads (the pair keys are activity keys)."""
         size = len(self.vocab_[pair])
         last = self.pair_last_[pair]
         last = self._grow().extend(f"last:{pair}", last, np.full(size - len(last), -1))
@@ -374,12 +376,14 @@ class ProfileBlock:
             return []
         codes, times = col[rows], self.time_[rows]
         events: list[PartnerEvent] = []
-        late = np.unique(codes[times < last[codes]])
-        if len(late):
-            member = np.isin(col, late)
-            events += self._spell_events(pair, np.flatnonzero(member[:n_old]), -1.0)
-            events += self._spell_events(pair, np.flatnonzero(member), 1.0)
-        on_time = ~np.isin(codes, late)
+        late = times < last[codes]
+        on_time = ~late
+        if late.any():
+            late[late] = ~self._inside_spells(pair, rows[late])  # the others change nothing
+        if late.any():
+            restated = np.unique(codes[late])
+            events += self._restate(pair, rows, restated)
+            on_time &= ~np.isin(codes, restated)
         if on_time.any():
             r = rows[on_time]
             order = np.lexsort((r, self.time_[r], col[r]))
@@ -394,6 +398,56 @@ class ProfileBlock:
             events += self._spell_events(pair, r, 1.0)
         np.maximum.at(last, codes, times)
         return events
+
+    def _inside_spells(self, pair: str, rows: np.ndarray) -> np.ndarray:
+        """Whether each (late) row falls where its pair is counted anyway: an old row of
+        the pair within half a window before it and one within half a window after, so
+        the spells already run through its time without a break and it changes nothing
+        (the usual late row of a busy pair; the others restate their pair)."""
+        j = self.activity_names_.index(pair)
+        codes = self.codes_[rows, self._col(pair)] + self.act_offsets_[j]
+        t = self.time_[rows]
+        half = self.config.partner_window_days * DAY // 2
+        before = self.activity_.count(codes, t - half, t + 1)
+        after = self.activity_.count(codes, t + 1, t + half + 1)
+        return (before > 0) & (after > 0)
+
+    def _restate(self, pair: str, rows: np.ndarray, late: np.ndarray) -> list[PartnerEvent]:
+        """Events replacing the spells of the ``late`` pairs (codes) by those of their old
+        rows (read from the activity index) plus their new ``rows``."""
+        j = self.activity_names_.index(pair)
+        which, old_times = self.activity_.times_of(late + self.act_offsets_[j])
+        col = self.codes_[rows, self._col(pair)]
+        mine = np.isin(col, late)
+        new_which = np.searchsorted(late, col[mine])
+        all_which = np.concatenate([which, new_which])
+        all_times = np.concatenate([old_times, self.time_[rows[mine]]])
+        # one new row of each late pair stands for the pair's owners
+        speaker = np.zeros(len(late), dtype=np.int64)
+        speaker[new_which] = rows[mine]
+        old = self._spells(which, old_times)
+        new = self._spells(all_which, all_times)
+        out: list[PartnerEvent] = []
+        for (w, t, v), sign in ((old, -1.0), (new, 1.0)):
+            for codes, times, values in self._owner_events(pair, speaker[w], t, 1.0):
+                out.append((codes, times, values * v * sign))
+        return out
+
+    def _spells(self, which: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Start (+1) and end (-1) events of the spells of pairs given as (which, time)
+        rows: (which, time, value)."""
+        order = np.lexsort((times, which))
+        which, t = which[order], times[order]
+        window = self.config.partner_window_days * DAY
+        same = np.r_[which[1:] == which[:-1], False]
+        end = np.minimum(t + window, np.where(same, np.r_[t[1:], 0], t + window))
+        live = end > t
+        which, t, end = which[live], t[live], end[live]
+        return (
+            np.concatenate([which, which]),
+            np.concatenate([t, end]),
+            np.r_[np.ones(len(t)), -np.ones(len(t))],
+        )
 
     @staticmethod
     def _events(parts: list[PartnerEvent]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:

@@ -100,3 +100,16 @@ def test_buffers_append_in_place_and_never_over_another_copy() -> None:
     assert b.tolist() == [0, 1, 2, 3, 4]
     c = grow.extend("x", b, np.arange(5, 200))
     assert c.tolist() == list(range(200))
+
+
+def test_times_of_lists_every_event_of_each_code_in_both_levels() -> None:
+    rng = np.random.default_rng(11)
+    codes = rng.integers(0, 30, 3000)
+    times = rng.integers(1_000, 2_000_000, 3000)
+    index = LayeredIndex(codes[:2000], times[:2000], {"v": np.ones(2000)})
+    index.fold(codes[2000:], times[2000:], {"v": np.ones(1000)})
+    asked = np.array([3, 29, 7, 31])  # 31 has no event
+    which, got = index.times_of(asked)
+    for k, code in enumerate(asked):
+        np.testing.assert_array_equal(got[which == k], np.sort(times[codes == code]))
+    assert len(got) == np.isin(codes, asked).sum()
