@@ -13,7 +13,7 @@ from typing import Any
 
 from serving.explain import fmt
 from serving.explain.context import ExplainContext
-from serving.explain.texts import compare, kind_label
+from serving.explain.texts import AGE_CAP_DAYS, compare, kind_label
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,9 @@ def party_rows(ctx: ExplainContext) -> list[Row]:
             role,
             pid or "not declared",
             "" if not fmt.finite(aeo) else ("yes" if aeo > 0 else "no"),
-            "never" if not fmt.finite(since) or since < 0 else f"{fmt.days(since)} ago",
+            "never"
+            if not fmt.finite(since) or since < 0
+            else f"{'at least ' if since >= AGE_CAP_DAYS else ''}{fmt.days(since)} ago",
             f"{fmt.count(f(f'{role}__n30d', 0))} / {fmt.count(f(f'{role}__n365d', 0))}",
             fmt.count(f(f"{role}__controls", 0)),
             fmt.count(f(f"{role}__hits", 0)),
