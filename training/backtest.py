@@ -39,6 +39,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features import FeaturePipeline
+from features.profiles import ProfileBlock
 from features.timebase import DAY, to_seconds
 from models.lgbm import TreeConfig, refit_trees
 from models.metrics import top_k
@@ -363,8 +364,11 @@ def initial_state(
         filings = filings[to_seconds(filings["filed_at"]) < begin]
         if items is not None:
             items = items[items["filing_id"].isin(filings["filing_id"])]
-    pipeline = make_pipeline()
-    x = pipeline.fit_transform(history, controls, filings, items)
+    pipeline = make_pipeline().fit(history, controls, filings, items)
+    profiles = next((b for b in pipeline.blocks if isinstance(b, ProfileBlock)), None)
+    if profiles is not None:  # smoothing strengths estimated as training does
+        profiles.use_strengths(profiles.estimated_strengths(begin))
+    x = pipeline.transform_inputs(pipeline.fitted_inputs_)
     per_row = _one_result_per_declaration(controls)
     at = pd.Index(history["declaration_id"].astype(object)).get_indexer(
         per_row["declaration_id"].astype(object)
