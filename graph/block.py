@@ -54,6 +54,7 @@ class GraphBlock:
         self.registry_ = registry
         self.tables_ = self._compute(algorithms, None, keep_before=None)
         self.stale_from_: int | None = None  # first period whose snapshot is out of date
+        self.final_: int | None = None  # the grid's end once no pair is left to leave
 
     def update(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None) -> None:
         """Append rows and results; the snapshots after the earliest are marked stale and
@@ -66,6 +67,7 @@ class GraphBlock:
         )
         if len(new_facts) == 0:
             return
+        self.final_ = None
         keep_before = int(period_of(int(new_facts.min()), self.config.period_days)) + 1
         stale = self.stale_from_
         self.stale_from_ = keep_before if stale is None else min(stale, keep_before)
@@ -79,9 +81,17 @@ class GraphBlock:
             self.stale_from_ = None
 
     def _compute(
-        self, algorithms: Algorithms, old: FeatureTables | None, keep_before: int | None
+        self,
+        algorithms: Algorithms,
+        old: FeatureTables | None,
+        keep_before: int | None,
+        until: int | None = None,
     ) -> FeatureTables:
-        """Tables on the current grid; snapshots before ``keep_before`` taken from ``old``."""
+        """Tables on the current grid; snapshots before ``keep_before`` taken from ``old``.
+
+        The grid ends one period past the latest fact, or at ``until`` when later (rows
+        queried there: pairs keep leaving the graph as their window passes), but never
+        past the period where the last pair has left, after which nothing changes."""
         config, registry = self.config, self.registry_
         n_codes = len(registry.vocab)
         edges = EdgeTable.build(registry, config.period_days)
@@ -91,6 +101,8 @@ class GraphBlock:
             return FeatureTables.empty(0, 0, n_codes, config.max_distance)
         first = int(period_of(int(facts.min()), config.period_days)) + 1
         last = int(period_of(int(facts.max()), config.period_days)) + 1
+        if until is not None:
+            last = max(last, min(until, last + config.window_periods))
         n_snapshots = last - first + 1
         if old is None or keep_before is None:
             tables = FeatureTables.empty(first, n_snapshots, n_codes, config.max_distance)
@@ -100,8 +112,8 @@ class GraphBlock:
             start = max(first, keep_before)
         shape: Structure | None = None
         for period in range(start, last + 1):
-            if shape is None or edges.adds_pairs(period - 1):
-                shape = structure(edges.at(period), config, algorithms)
+            if shape is None or edges.changes(period, config.window_periods):
+                shape = structure(edges.at(period, config.window_periods), config, algorithms)
             n_nodes, n_pairs = shape.edges.n_nodes, len(shape.edges.a)
             cut_off = int(period_start(period, config.period_days))
             records = ledger.at(cut_off, n_nodes, n_pairs)
@@ -109,6 +121,23 @@ class GraphBlock:
             prior = prior_row(records.global_rate, config.max_distance)
             tables.write(period, prior, edges.node_code[:n_nodes], rows)
         return tables
+
+    def _reach(self, period: int) -> None:
+        """Extend the grid to ``period`` (a row lodged past it): the snapshots there
+        differ from the last one only by the pairs whose window has passed."""
+        tables = self.tables_
+        grid_last = tables.first_period + tables.n_snapshots - 1
+        if (
+            period <= grid_last
+            or tables.n_snapshots == 0
+            or self.final_ == grid_last
+        ):
+            return
+        algorithms = Algorithms(self.config.backend)
+        self.tables_ = self._compute(algorithms, tables, grid_last + 1, until=period)
+        reached = self.tables_.first_period + self.tables_.n_snapshots - 1
+        if reached < period:  # every pair has left: later snapshots equal this one
+            self.final_ = reached
 
     # ----- serving -------------------------------------------------------------------
     def transform(self, inputs: Inputs) -> np.ndarray:
@@ -118,6 +147,8 @@ class GraphBlock:
         days = self.config.period_days
         if stale is not None and inputs.n and (period_of(inputs.time, days) >= stale).any():
             self.refresh()
+        if inputs.n:
+            self._reach(int(period_of(inputs.time, days).max()))
         roles = feature_roles(self.with_ens_)
         width = len(FEATURES)
         out = np.empty((inputs.n, width * len(roles)), dtype=np.float32)
@@ -177,6 +208,7 @@ class GraphBlock:
         values = np.ascontiguousarray(state["tables"], dtype=np.float32)
         self.tables_ = FeatureTables(int(state["first_period"]), values)
         self.stale_from_ = None
+        self.final_ = None
 
     def _check_fitted(self) -> None:
         """Raise the actionable not-fitted error before any use of the state."""

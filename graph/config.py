@@ -19,6 +19,7 @@ class GraphConfig:
     """
 
     period_days: int = 30
+    edge_window_days: int = 365  # a pair is an edge while it has a declaration this recent
     max_distance: int = 4
     smoothing: float = 20.0
     louvain_seed: int = 0
@@ -30,6 +31,8 @@ class GraphConfig:
         """Reject values that would make features meaningless, with the reason."""
         if self.period_days < 1:
             raise ValueError(f"period_days must be >= 1, got {self.period_days}")
+        if self.edge_window_days < 1:
+            raise ValueError(f"edge_window_days must be >= 1, got {self.edge_window_days}")
         if self.max_distance < 1:
             raise ValueError(f"max_distance must be >= 1, got {self.max_distance}")
         if self.smoothing <= 0:
@@ -40,6 +43,11 @@ class GraphConfig:
             raise ValueError(f"hub_degree must be >= 1, got {self.hub_degree}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+
+    @property
+    def window_periods(self) -> int:
+        """Periods an edge lasts after the period of its pair's last declaration."""
+        return -(-self.edge_window_days // self.period_days)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for a saved state."""

@@ -35,6 +35,11 @@ class SnapshotEdges:
     weight_all: np.ndarray  # declarations linking the pair (any role pair)
     weight_core: np.ndarray  # declarations linking it through a core role pair
 
+    @property
+    def active(self) -> np.ndarray:
+        """Pairs with a declaration in the window: the edges."""
+        return self.weight_all > 0
+
 
 @dataclass(frozen=True)
 class EdgeTable:
@@ -63,15 +68,21 @@ class EdgeTable:
         out[self.node_code] = np.arange(len(self.node_code))
         return out
 
-    def adds_pairs(self, period: int) -> bool:
-        """Whether any declaration of ``period`` links a pair (the graph changes)."""
-        return bool(np.any(self.count_period == period))
+    def changes(self, period: int, window: int) -> bool:
+        """Whether the snapshot of ``period`` differs from the one before in its pairs or
+        their counts: a declaration of ``period - 1`` links a pair, or one of the
+        period leaving the window did."""
+        return bool(
+            np.any((self.count_period == period - 1) | (self.count_period == period - 1 - window))
+        )
 
-    def at(self, period: int) -> SnapshotEdges:
-        """Pairs first seen before ``period`` with their counts before it."""
+    def at(self, period: int, window: int) -> SnapshotEdges:
+        """Pairs first seen before ``period`` with their counts over the ``window``
+        periods before it: a pair without a declaration there keeps its place in the
+        canonical order with weight 0, and is no edge (``active``)."""
         k = int(np.searchsorted(self.pair_first_period, period, side="left"))
         n = int(np.searchsorted(self.node_first_slot, 2 * k, side="left"))
-        before = self.count_period < period
+        before = (self.count_period < period) & (self.count_period >= period - window)
         pairs = self.count_pair[before]
         weight_all = np.bincount(pairs, weights=self.count_all[before], minlength=k)
         weight_core = np.bincount(pairs, weights=self.count_core[before], minlength=k)

@@ -84,7 +84,8 @@ def snapshot_features(
     n, a, b = e.n_nodes, e.a, e.b
     h, c, g, m = records.hits, records.controls, records.global_rate, config.smoothing
     out = np.zeros((n, len(FEATURES)), dtype=np.float64)
-    out[:, COLUMN["degree"]] = metrics.degree(n, a, b)
+    on = e.active
+    out[:, COLUMN["degree"]] = metrics.degree(n, a[on], b[on])
     out[:, COLUMN["weighted_degree"]] = np.log1p(metrics.degree(n, a, b, e.weight_all))
 
     # 1 hop: neighbours' records without the declarations on the edge itself (v's own).

@@ -54,10 +54,11 @@ def _features(
     query: tuple[str, str, str],
     config: GraphConfig | None = None,
     carriers: list[str | None] | None = None,
+    day: int = 31,
 ) -> dict[str, float]:
     block = GraphBlock(config)
     block.fit(_inputs(facts, list(range(len(facts))), carriers), _controls(), None)
-    q = _inputs([query], [31], None if carriers is None else ["C1"])
+    q = _inputs([query], [day], None if carriers is None else ["C1"])
     return dict(zip(block.feature_names(), block.transform(q)[0].tolist(), strict=True))
 
 
@@ -119,3 +120,19 @@ def test_carrier_edges_count_in_degrees_only() -> None:
     assert x["graph__carrier__degree"] == 4  # S1, S2, I1, I2
     assert x["graph__carrier__hit_rate_1hop"] == pytest.approx(0.5)
     assert x["graph__carrier__offender_distance"] == 0  # it carried r0
+
+
+def test_pairs_leave_the_graph_a_window_after_their_last_declaration() -> None:
+    """With 30-day edges, the pairs of period P are the graph of P+1 and gone by P+3;
+    with the default year they stay."""
+    short = GraphConfig(edge_window_days=30)
+    assert _features(FACTS, ("I2", "D1", "S3"), short) == _features(FACTS, ("I2", "D1", "S3"))
+    gone = _features(FACTS, ("I2", "D1", "S3"), short, day=91)
+    assert gone["graph__importer__degree"] == 0
+    assert gone["graph__importer__weighted_degree"] == 0
+    assert gone["graph__importer__component_size"] == pytest.approx(np.log1p(1))
+    assert gone["graph__importer__offender_distance"] == 5  # none within reach
+    # the records stay: D1 is still the offender's declarant, at distance 0 of itself
+    assert gone["graph__declarant__offender_distance"] == 0
+    kept = _features(FACTS, ("I2", "D1", "S3"), day=91)
+    assert kept["graph__importer__degree"] == 2
