@@ -127,11 +127,7 @@ class GraphBlock:
         differ from the last one only by the pairs whose window has passed."""
         tables = self.tables_
         grid_last = tables.first_period + tables.n_snapshots - 1
-        if (
-            period <= grid_last
-            or tables.n_snapshots == 0
-            or self.final_ == grid_last
-        ):
+        if period <= grid_last or tables.n_snapshots == 0 or self.final_ == grid_last:
             return
         algorithms = Algorithms(self.config.backend)
         self.tables_ = self._compute(algorithms, tables, grid_last + 1, until=period)
