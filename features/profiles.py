@@ -352,15 +352,22 @@ class ProfileBlock:
         the next row of a pair is looked for among them), worth ``sign`` and ``-sign``."""
         codes = self.codes_[rows, self._col(pair)]
         rows, codes = rows[codes >= 0], codes[codes >= 0]
-        order = np.lexsort((rows, self.time_[rows], codes))
-        rows, codes = rows[order], codes[order]
-        t = self.time_[rows]
-        window = self.config.partner_window_days * DAY
-        same = np.r_[codes[1:] == codes[:-1], False]
-        end = np.minimum(t + window, np.where(same, np.r_[t[1:], 0], t + window))
-        live = end > t
-        rows, t, end = rows[live], t[live], end[live]
-        return self._owner_events(pair, rows, t, sign) + self._owner_events(pair, rows, end, -sign)
+        pairs, which = np.unique(codes, return_inverse=True)
+        speaker = np.zeros(len(pairs), dtype=np.int64)  # a row of each pair, for its owners
+        speaker[which] = rows
+        return self._owner_spells(pair, which, self.time_[rows], speaker, sign)
+
+    def _owner_spells(
+        self, pair: str, which: np.ndarray, times: np.ndarray, speaker: np.ndarray, sign: float
+    ) -> list[PartnerEvent]:
+        """The owners' events of the spells of pairs given as (which, time) rows, pair
+        ``which`` speaking through registry row ``speaker[which]``: +``sign`` at each
+        start, -``sign`` at each end."""
+        w, t, v = self._spells(which, times)
+        return [
+            (codes, at, values * v * sign)
+            for codes, at, values in self._owner_events(pair, speaker[w], t, 1.0)
+        ]
 
     def _fold_pair(self, pair: str, n_old: int) -> list[PartnerEvent]:
         """Partner events of the rows of ``pair`` from ``n_old`` (see above). Called
@@ -399,13 +406,17 @@ class ProfileBlock:
         np.maximum.at(last, codes, times)
         return events
 
+    def _activity_code(self, pair: str, codes: np.ndarray) -> np.ndarray:
+        """Codes of ``pair`` in the activity index's code space (the pairs are activity
+        keys: their rows are there)."""
+        return codes + self.act_offsets_[self.activity_names_.index(pair)]
+
     def _inside_spells(self, pair: str, rows: np.ndarray) -> np.ndarray:
         """Whether each (late) row falls where its pair is counted anyway: an old row of
         the pair within half a window before it and one within half a window after, so
         the spells already run through its time without a break and it changes nothing
         (the usual late row of a busy pair; the others restate their pair)."""
-        j = self.activity_names_.index(pair)
-        codes = self.codes_[rows, self._col(pair)] + self.act_offsets_[j]
+        codes = self._activity_code(pair, self.codes_[rows, self._col(pair)])
         t = self.time_[rows]
         half = self.config.partner_window_days * DAY // 2
         before = self.activity_.count(codes, t - half, t + 1)
@@ -415,8 +426,7 @@ class ProfileBlock:
     def _restate(self, pair: str, rows: np.ndarray, late: np.ndarray) -> list[PartnerEvent]:
         """Events replacing the spells of the ``late`` pairs (codes) by those of their old
         rows (read from the activity index) plus their new ``rows``."""
-        j = self.activity_names_.index(pair)
-        which, old_times = self.activity_.times_of(late + self.act_offsets_[j])
+        which, old_times = self.activity_.times_of(self._activity_code(pair, late))
         col = self.codes_[rows, self._col(pair)]
         mine = np.isin(col, late)
         new_which = np.searchsorted(late, col[mine])
@@ -425,13 +435,9 @@ class ProfileBlock:
         # one new row of each late pair stands for the pair's owners
         speaker = np.zeros(len(late), dtype=np.int64)
         speaker[new_which] = rows[mine]
-        old = self._spells(which, old_times)
-        new = self._spells(all_which, all_times)
-        out: list[PartnerEvent] = []
-        for (w, t, v), sign in ((old, -1.0), (new, 1.0)):
-            for codes, times, values in self._owner_events(pair, speaker[w], t, 1.0):
-                out.append((codes, times, values * v * sign))
-        return out
+        return self._owner_spells(pair, which, old_times, speaker, -1.0) + self._owner_spells(
+            pair, all_which, all_times, speaker, 1.0
+        )
 
     def _spells(self, which: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, ...]:
         """Start (+1) and end (-1) events of the spells of pairs given as (which, time)
@@ -535,13 +541,18 @@ class ProfileBlock:
     def _shift(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         return np.where(codes >= 0, codes + offsets, -1)
 
+    def _key_codes(self, inputs: Inputs) -> np.ndarray:
+        """Code of every key of every row (-1 unseen or missing), (n, keys)."""
+        raw = np.empty((inputs.n, len(self.all_key_names_)), dtype=np.int64)
+        for j, name in enumerate(self.all_key_names_):
+            raw[:, j] = key_codes(inputs, name, self.vocab_[name])
+        return raw
+
     def transform(self, inputs: Inputs) -> np.ndarray:
         cfg = self.config
         n, t = inputs.n, inputs.time
         out = np.empty((n, len(self.names_)), dtype=np.float32)
-        raw = np.empty((n, len(self.all_key_names_)), dtype=np.int64)
-        for j, name in enumerate(self.all_key_names_):
-            raw[:, j] = key_codes(inputs, name, self.vocab_[name])
+        raw = self._key_codes(inputs)
         tt = t[:, None]
         # Activity: counts per window, value over the longest, first appearance.
         act = self._shift(raw[:, self.act_cols_], self.act_offsets_)
@@ -611,9 +622,7 @@ class ProfileBlock:
         result_time = self.time_[self.ctrl_row_]
         usable = result_known_at(self.ctrl_time_, result_time) < at
         block_of_result = np.searchsorted(edges, result_time, side="right")
-        raw = np.empty((inputs.n, len(self.all_key_names_)), dtype=np.int64)
-        for j, name in enumerate(self.all_key_names_):
-            raw[:, j] = key_codes(inputs, name, self.vocab_[name])
+        raw = self._key_codes(inputs)
         for block in range(folds):
             rows = np.flatnonzero(block_of_row == block)
             if not len(rows):

@@ -141,10 +141,11 @@ class GraphBlock:
         self._check_fitted()
         stale = self.stale_from_
         days = self.config.period_days
-        if stale is not None and inputs.n and (period_of(inputs.time, days) >= stale).any():
-            self.refresh()
         if inputs.n:
-            self._reach(int(period_of(inputs.time, days).max()))
+            latest = int(period_of(inputs.time, days).max())
+            if stale is not None and latest >= stale:
+                self.refresh()
+            self._reach(latest)
         roles = feature_roles(self.with_ens_)
         width = len(FEATURES)
         out = np.empty((inputs.n, width * len(roles)), dtype=np.float32)

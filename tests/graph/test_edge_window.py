@@ -11,6 +11,7 @@ from features.timebase import DAY, period_of, period_start, to_seconds
 from graph import GraphBlock, GraphConfig
 from graph.pipeline_blocks import all_blocks
 from tests.features.live import Feed
+from tests.features.test_live_state import assert_same_features, fold
 from tests.graph.conftest import Case, events, fit
 
 SHORT = GraphConfig(period_days=7, edge_window_days=14)
@@ -72,14 +73,5 @@ def test_a_state_fitted_before_t_serves_rows_at_t_like_the_full_state(
 def test_folds_with_short_edges_equal_a_refit(case: Case) -> None:
     feed = Feed.of(case.declarations, case.controls, case.filings, case.items, 0.5)
     batches = feed.batches(np.random.default_rng(4).integers(100, 600, 15).tolist(), 0.1, 4)
-    pipe = feed.fit(all_blocks(SHORT))
-    for b in batches:
-        pipe.update(b.declarations, b.controls, b.filings, b.items)
-    refit = feed.refit(batches, all_blocks(SHORT))
-    probe = feed.probe()
-    np.testing.assert_allclose(
-        pipe.transform(probe, feed.f, feed.i),
-        refit.transform(probe, feed.f, feed.i),
-        rtol=1e-6,
-        atol=1e-6,
-    )
+    pipe = fold(feed.fit(all_blocks(SHORT)), batches, "frames")
+    assert_same_features(feed, pipe, feed.refit(batches, all_blocks(SHORT)))
