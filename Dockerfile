@@ -28,7 +28,9 @@ COPY training ./training
 COPY serving ./serving
 COPY targeting ./targeting
 # The serving group only: no torch, ONNX export or plotting (serving never imports them).
-RUN pip install --no-compile ".[serving]"
+# Dask workers of `--dask` (docs/scale-out.md): --build-arg EXTRAS=serving,scale
+ARG EXTRAS=serving
+RUN pip install --no-compile ".[${EXTRAS}]"
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin targeting \
     && mkdir -p /data /app/mlruns && chown -R targeting:targeting /data /app/mlruns

@@ -162,6 +162,16 @@ def text_column(values: Any, n: int) -> np.ndarray:
     return _text(values, n)
 
 
+def text_isin(column: pd.Series, values: Any) -> np.ndarray:
+    """``column.isin(values)`` as a bool array, through object arrays: pandas' arrow-string
+    ``isin`` builds one Python scalar per looked-up value (20x slower on 50,000 ids)."""
+    if isinstance(values, pd.Series | pd.Index):
+        lookup = values.astype(object).to_numpy()
+    else:
+        lookup = np.asarray(values if isinstance(values, np.ndarray) else list(values), object)
+    return column.astype(object).isin(lookup).to_numpy(dtype=bool)
+
+
 def _number(values: Any, n: int) -> np.ndarray:
     if values is None:
         return np.full(n, np.nan)

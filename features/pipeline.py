@@ -32,7 +32,13 @@ from features.aeo import AeoBlock
 from features.blocks import ControlEvents, EnsEvents, FeatureBlock
 from features.categories import CategoryBlock
 from features.history import control_columns, control_events, ens_events, ens_events_of
-from features.inputs import Inputs, inputs_from_frames, inputs_from_records, text_column
+from features.inputs import (
+    Inputs,
+    inputs_from_frames,
+    inputs_from_records,
+    text_column,
+    text_isin,
+)
 from features.profiles import ProfileBlock, ProfileConfig
 from features.route import RouteBlock
 from features.spec import FeatureSpec
@@ -182,7 +188,9 @@ class FeaturePipeline:
         inputs = inputs_from_frames(frame, filings, items)
         if with_ens and len(frame) and "ens_id" in frame:
             given = filings["filing_id"] if filings is not None else pd.Series([], dtype=object)
-            unlinked = int((frame["ens_id"].notna() & ~frame["ens_id"].isin(given)).sum())
+            unlinked = int(
+                (frame["ens_id"].notna().to_numpy() & ~text_isin(frame["ens_id"], given)).sum()
+            )
             if unlinked:
                 logger.warning(
                     "update: %d new declarations link to ENS filings not passed in"
@@ -281,7 +289,7 @@ class FeaturePipeline:
         to, and those the blocks ask for (filings not folded yet: duplicates and copies
         filed apart count in the features), with the items of the linked filings."""
         linked = frame["ens_id"].dropna().unique() if "ens_id" in frame else []
-        wanted = filings["filing_id"].isin(linked).to_numpy()
+        wanted = text_isin(filings["filing_id"], linked)
         asks = [b.wanted_filings for b in self.blocks if hasattr(b, "wanted_filings")]
         if asks and len(filings):
             ids = filings["filing_id"].astype(object).to_numpy(dtype=object)
@@ -290,7 +298,7 @@ class FeaturePipeline:
                 wanted |= ask(ids, filed)
         selected = filings[wanted]
         if items is not None and len(items):
-            items = items[items["filing_id"].isin(linked)]
+            items = items[text_isin(items["filing_id"], linked)]
         return selected, items
 
     def _fold(
@@ -340,7 +348,7 @@ class FeaturePipeline:
             waiting = self._waiting_ids(pending)
             arrived = [i for i in new_ids if i in waiting]
             if arrived:
-                now = pending["declaration_id"].isin(arrived).to_numpy()
+                now = text_isin(pending["declaration_id"], arrived)
                 parts.append(control_columns(pending[now]))
                 pending = pending[~now].reset_index(drop=True)
         if controls is not None and len(controls):

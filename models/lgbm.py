@@ -87,8 +87,12 @@ def refit_trees(
     config: TreeConfig,
     rounds: int,
     keep: np.ndarray | None = None,
+    client: object | None = None,
 ) -> lgb.Booster:
-    """Trees trained for exactly ``rounds`` rounds on the given rows (no early stopping)."""
+    """Trees trained for exactly ``rounds`` rounds on the given rows (no early stopping);
+    on the Dask ``client``'s workers when given."""
+    if client is not None:
+        return dask_trees(client, x, y, w, names, config, rounds, keep)
     data = lgb.Dataset(mask_columns(x, keep), y, weight=w, feature_name=list(names))
     return lgb.train(tree_params(config, y), data, num_boost_round=max(int(rounds), 1))
 
@@ -102,10 +106,23 @@ def train_trees(
     names: list[str],
     config: TreeConfig,
     keep: np.ndarray | None = None,
+    client: object | None = None,
 ) -> tuple[lgb.Booster, dict[str, float]]:
     """Fit with early stopping on validation average precision, reading only the columns
-    in ``keep`` (all when None)."""
+    in ``keep`` (all when None). With a Dask ``client`` the trees train on the workers
+    (``dask_trees``) for ``max_rounds``, and the round early stopping would keep is chosen
+    on validation afterwards (LightGBM's Dask interface has no early stopping)."""
     params = tree_params(config, y_train)
+    if client is not None:
+        grown = dask_trees(
+            client, x_train, y_train, w_train, names, config, config.max_rounds, keep
+        )
+        best = best_round(grown, x_valid, y_valid, config.early_stopping)
+        booster = lgb.Booster(model_str=grown.model_to_string(num_iteration=best))
+        return booster, {
+            "best_iteration": float(best),
+            "scale_pos_weight": float(params["scale_pos_weight"]),  # type: ignore[arg-type]
+        }
     train = lgb.Dataset(
         mask_columns(x_train, keep),
         y_train,
@@ -125,3 +142,59 @@ def train_trees(
         "best_iteration": float(booster.best_iteration),
         "scale_pos_weight": float(params["scale_pos_weight"]),  # type: ignore[arg-type]
     }
+
+
+def _average_precision(score: np.ndarray, y: np.ndarray) -> float:
+    """Average precision of ``score`` against 0/1 ``y`` (mean precision at each hit)."""
+    order = np.argsort(-score, kind="stable")
+    hits = y[order] > 0
+    if not hits.any():
+        return 0.0
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float(precision[hits].mean())
+
+
+def best_round(
+    booster: lgb.Booster, x_valid: np.ndarray, y_valid: np.ndarray, patience: int
+) -> int:
+    """The round early stopping would keep: the best validation average precision among the
+    rounds seen until ``patience`` rounds bring no gain (read tree by tree, afterwards)."""
+    raw = np.zeros(len(x_valid))
+    best, best_ap = 1, -1.0
+    for k in range(booster.current_iteration()):
+        raw += booster.predict(x_valid, raw_score=True, start_iteration=k, num_iteration=1)
+        ap = _average_precision(raw, y_valid)
+        if ap > best_ap:
+            best, best_ap = k + 1, ap
+        elif k + 1 - best >= patience:
+            break
+    return best
+
+
+def dask_trees(
+    client: object,
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    names: list[str],
+    config: TreeConfig,
+    rounds: int,
+    keep: np.ndarray | None = None,
+) -> lgb.Booster:
+    """Trees trained with LightGBM's Dask interface (data-parallel: each worker builds the
+    histograms of its row blocks) for ``rounds`` rounds; one row block per worker."""
+    import dask.array as da
+    from lightgbm.dask import DaskLGBMClassifier
+
+    workers = max(len(client.scheduler_info(n_workers=-1)["workers"]), 1)  # type: ignore[attr-defined]
+    rows = max(-(-len(y) // workers), 1)
+    data = mask_columns(x, keep)
+    params = {k: v for k, v in tree_params(config, y).items() if k != "num_threads"}
+    model = DaskLGBMClassifier(client=client, n_estimators=max(int(rounds), 1), n_jobs=1, **params)
+    model.fit(
+        da.from_array(data, chunks=(rows, data.shape[1])),
+        da.from_array(y, chunks=rows),
+        sample_weight=da.from_array(w, chunks=rows),
+        feature_name=list(names),
+    )
+    return model.booster_

@@ -37,6 +37,7 @@ from models.bundle import (
 from models.encoding import CategoryEncoder
 from models.reasons import Reason, top_reasons
 from models.runtime import OnnxScorer
+from serving.ens_status import frame_statuses
 
 logger = logging.getLogger("serving.scoring")
 SINGLE_THREAD_SHAP_ROWS = 256  # up to this size, TreeSHAP runs on LightGBM threads of one
@@ -223,13 +224,16 @@ class Scorer:
         return self.score_inputs(inputs, reasons)
 
 
-def scored_table(batch: ScoredBatch, k: int = 3) -> pd.DataFrame:
-    """The CSV layout of ``targeting score``: id, score, expected revenue, band, reasons."""
+def scored_table(batch: ScoredBatch, k: int = 3, rounded: bool = True) -> pd.DataFrame:
+    """The CSV layout of ``targeting score``: id, score, expected revenue, band, reasons
+    (``rounded``: score to 6 and revenue to 2 decimals, for a CSV; Parquet keeps all)."""
     table = pd.DataFrame(
         {
             "declaration_id": batch.declaration_id,
-            "score": np.round(batch.score, 6),
-            "expected_revenue": np.round(batch.expected_revenue, 2),
+            "score": np.round(batch.score, 6) if rounded else batch.score,
+            "expected_revenue": (
+                np.round(batch.expected_revenue, 2) if rounded else batch.expected_revenue
+            ),
             "risk_band": batch.band,
             "likely_risk_type": batch.risk_type,
         }
@@ -240,4 +244,19 @@ def scored_table(batch: ScoredBatch, k: int = 3) -> pd.DataFrame:
             if batch.reasons is not None
             else ""
         )
+    return table
+
+
+def served_table(
+    batch: ScoredBatch,
+    declarations: pd.DataFrame,
+    filings: pd.DataFrame | None,
+    rounded: bool = True,
+) -> pd.DataFrame:
+    """``scored_table`` plus each row's ``ens_status`` (scored with ``filings``): what
+    ``targeting score`` writes, in one process or per partition."""
+    table = scored_table(batch, rounded=rounded)
+    statuses = frame_statuses(declarations, filings)
+    by_id = dict(zip(declarations["declaration_id"], statuses, strict=True))
+    table["ens_status"] = table["declaration_id"].map(by_id)
     return table

@@ -242,8 +242,20 @@ def train(
             help="Cross-fit training rows' label statistics by time blocks (docs/features.md)."
         ),
     ] = False,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Train on Dask: 'local' (a LocalCluster) or a scheduler address: the history's"
+            " features by time blocks on the workers, the trees with lightgbm.dask"
+            " (docs/scale-out.md)."
+        ),
+    ] = None,
+    dask_workers: Annotated[
+        int | None, typer.Option(min=1, help="Workers of --dask local (default: the cores).")
+    ] = None,
 ) -> None:
     """Train LightGBM + network + blend, evaluate on the latest window, register a version."""
+    import contextlib
     import tempfile
 
     from rich.console import Console
@@ -280,9 +292,24 @@ def train(
         _fail("give --world DIR, or --declarations FILE with --mapping FILE")
     progress, step = _progress_step()
     config = TrainConfig(ipw=ipw, calibration=calibration, cross_fit=cross_fit)
+    cluster: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if dask is not None:
+        from targeting.dask_cluster import dask_client, describe
+
+        cluster = dask_client(dask, dask_workers)
+        source["dask"] = dask
     try:
-        with progress:  # type: ignore[attr-defined]
-            result = run_training(frames, settings.mlruns_dir, config, source, step)  # type: ignore[arg-type]
+        with cluster as client, progress:  # type: ignore[attr-defined]
+            if client is not None:
+                typer.echo(f"training on Dask: {describe(client)}")
+            result = run_training(
+                frames,
+                settings.mlruns_dir,
+                config,
+                source,
+                step,  # type: ignore[arg-type]
+                client=client,
+            )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
@@ -607,6 +634,19 @@ def score(
         bool,
         typer.Option(help="Score from the bundle's training-end state; fold and save nothing."),
     ] = False,
+    reasons: Annotated[
+        bool, typer.Option(help="Top 3 reason codes per row (TreeSHAP: the costliest stage).")
+    ] = True,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Score on Dask: 'local' (a LocalCluster) or a scheduler address. --declarations"
+            " and --out are then folders of Parquet partitions (docs/scale-out.md)."
+        ),
+    ] = None,
+    dask_workers: Annotated[
+        int | None, typer.Option(min=1, help="Workers of --dask local (default: the cores).")
+    ] = None,
 ) -> None:
     """Score new declarations: id, score, expected revenue, risk band, top 3 reason codes.
 
@@ -617,7 +657,15 @@ def score(
     are computed, and the state is saved for the next run. A mapping's label section is
     ignored here. Declarations that link an ENS (ens_id) need --ens: without it they are
     scored as if no ENS was filed, flagged ens_status=not_sent, and a warning says so.
+    An --out ending in .parquet gets Parquet with unrounded scores.
     """
+    if dask is not None:
+        if mapping is not None or ens is not None:
+            _fail("--dask reads canonical partitions (ENS beside each): drop --mapping and --ens")
+        _score_partitioned(
+            declarations, out, controls, model, state, frozen, reasons, dask, dask_workers
+        )
+        return
     import tempfile
 
     from canonical.frames import read_table
@@ -626,9 +674,9 @@ def score(
     from features.live import STALE_AFTER_DAYS
     from features.timebase import to_seconds
     from models.bundle import BundleError, read_bundle
-    from serving.ens_status import NOT_SENT, frame_statuses
+    from serving.ens_status import NOT_SENT
     from serving.live import open_live_scorer
-    from serving.scoring import scored_table
+    from serving.scoring import served_table
     from training.sources import canonical_frames, ingested_frames
     from training.tracking import resolve_model_ref
 
@@ -679,15 +727,15 @@ def score(
                 )
         else:
             live.fold(d, results, f, i)  # each row still sees only facts strictly before it
-        batch = scorer.score_frame(frames["declarations"], f, i)
-        table = scored_table(batch)
-        statuses = frame_statuses(frames["declarations"], f)
-        table["ens_status"] = table["declaration_id"].map(
-            dict(zip(frames["declarations"]["declaration_id"], statuses, strict=True))
-        )
+        batch = scorer.score_frame(frames["declarations"], f, i, reasons=reasons)
+        as_parquet = out.suffix == ".parquet"
+        table = served_table(batch, frames["declarations"], f, rounded=not as_parquet)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            table.to_csv(out, index=False)
+            if as_parquet:
+                table.to_parquet(out, index=False)
+            else:
+                table.to_csv(out, index=False)
             saved = None if frozen else live.save(root)
         except OSError as exc:
             _fail(_problem(exc, out))
@@ -713,6 +761,91 @@ def score(
             f" folded since training"
         )
     typer.echo(table["risk_band"].value_counts().to_string())
+
+
+def _score_partitioned(
+    source: Path,
+    out: Path,
+    controls: Path | None,
+    model: str | None,
+    state: Path | None,
+    frozen: bool,
+    reasons: bool,
+    scheduler: str,
+    workers: int | None,
+) -> None:
+    """``targeting score --dask``: partitions validated and scored on the workers, the
+    live state folded here between the two (serving.partitioned)."""
+    from canonical.frames import read_table
+    from models.bundle import BundleError, read_bundle
+    from serving.live import open_live_scorer
+    from serving.partitioned import find_partitions, score_partitions
+    from targeting.dask_cluster import dask_client, describe
+    from training.tracking import resolve_model_ref
+
+    settings = _settings()
+    try:
+        parts = find_partitions(source)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    try:
+        results = read_table(controls, "controls") if controls is not None else None
+    except _read_errors() as exc:
+        _fail(_problem(exc, controls))
+    root = state or settings.live_state_dir
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        # under --out: the workers read the bundle from there (shared storage on a cluster)
+        bundle, named = resolve_model_ref(settings.mlruns_dir, model, out / "_model")
+        opened = None if frozen else open_live_scorer(read_bundle(bundle), root)
+    except (BundleError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    began = time.perf_counter()
+    with dask_client(scheduler, workers) as client:
+        typer.echo(f"{len(parts)} partitions of {source} on {describe(client)}")
+        run = score_partitions(
+            client,
+            source,
+            out,
+            bundle,
+            None if opened is None else opened.live,
+            root,
+            controls=results,
+            reasons=reasons,
+        )
+    read = sum(p.read for p in run.ingested)
+    rejected = sum(p.rejected for p in run.ingested)
+    refused: dict[str, int] = {}
+    for part in run.ingested:
+        for reason, count in part.reasons.items():
+            refused[reason] = refused.get(reason, 0) + count
+    why = "".join(f", {reason} {count:,}" for reason, count in sorted(refused.items()))
+    typer.echo(
+        f"scored {run.rows:,} of {read:,} in {time.perf_counter() - began:.1f} s"
+        f" (validate {run.seconds['ingest']:.1f} s, fold {run.seconds['fold']:.1f} s,"
+        f" score {run.seconds['score']:.1f} s); {rejected:,} rejected{why}"
+        f" -> {out}/<partition>.rejects.csv"
+    )
+    typer.echo(f"scores of {named} -> {out}/<partition>.parquet")
+    peaks = ", ".join(f"{b / 2**30:.2f}" for b in run.worker_peaks().values())
+    typer.echo(
+        f"peak memory (GiB): this process {run.client_peak_rss / 2**30:.2f}; workers {peaks}"
+    )
+    not_sent = sum(p.not_sent for p in run.scored)
+    if not_sent:
+        typer.echo(
+            f"warning: {not_sent:,} declarations link an ENS (ens_id) missing from their"
+            " partition's ens_filings.parquet: scored as if none was filed"
+            " (ens_status=not_sent)",
+            err=True,
+        )
+    if run.state is not None and opened is not None:
+        meta = opened.live.meta
+        typer.echo(
+            f"live feature state {'resumed' if opened.resumed else 'started'} -> {run.state}:"
+            f" {meta.folded_declarations:,} declarations and {meta.folded_controls:,} results"
+            f" folded since training"
+        )
 
 
 def rejects_path(out: Path) -> Path:

@@ -13,6 +13,7 @@ metrics stay those of the evaluated model (the run and the manifest say so).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -48,12 +49,13 @@ def refit_models(
     n_risk_types: int,
     tree: TreeConfig,
     network: NetworkConfig,
+    client: Any = None,
 ) -> tuple[Models, dict[str, float]]:
     """The evaluated models refitted on ``data`` (every labelled row): trees always, the
     network (and the revenue smearing with it) only when the blend gives it weight."""
     best = evaluated.booster.best_iteration or evaluated.booster.current_iteration()
     rounds = refit_rounds(best, len(data.y), rows_train)
-    booster = refit_trees(data.features, data.y, data.weight, names, tree, rounds, keep)
+    booster = refit_trees(data.features, data.y, data.weight, names, tree, rounds, keep, client)
     net, blend = evaluated.net, evaluated.blend
     refit_network = evaluated.blend.weight < 1.0
     if refit_network:

@@ -49,6 +49,7 @@ from models.lgbm import TreeConfig, ipw_weights, train_trees
 from models.train_network import NetworkConfig, NetworkData, predict_network, train_network
 from training import plots
 from training.dataset import Labelled, label_declarations
+from training.distributed import transform_blocks
 from training.drift import psi_summary, psi_table
 from training.evaluate import traffic_estimates
 from training.groups import (
@@ -186,6 +187,7 @@ def _select_trees(
     names: list[str],
     groups: dict[str, tuple[str, ...]],
     config: TrainConfig,
+    client: Any = None,
 ) -> tuple[GroupSelection, lgb.Booster, dict[str, float]]:
     """Group selection by trees early-stopped and scored on as-served validation, and the
     trees on the kept groups."""
@@ -195,7 +197,7 @@ def _select_trees(
 
     def score(keep: np.ndarray) -> Measured:
         booster, info = train_trees(
-            tr.features, tr.y, tr.weight, va.features, va.y, names, config.tree, keep
+            tr.features, tr.y, tr.weight, va.features, va.y, names, config.tree, keep, client
         )
         fitted[keep.tobytes()] = (booster.free_dataset(), info)  # keep the model only
         return measure(booster.predict(va.features), va.y, resamples)
@@ -212,17 +214,20 @@ def train(
     source: dict[str, str] | None = None,
     step: StepFn = _quiet_step,
     work_dir: Path | None = None,
+    client: Any = None,
 ) -> TrainResult:
     """Train, evaluate as served on the latest part of the history, refit, and register.
+    ``client``: a Dask client (``training.distributed``): the history's point-in-time
+    matrix by time blocks on its workers, the trees with LightGBM's Dask interface.
 
     The bundle, plots and tables are written under ``work_dir`` (kept) or, without one, in
     a temporary directory removed on every path, success or error: the result then points
     at the run's logged copies under ``mlruns_dir`` (the bundle the registry serves).
     """
     if work_dir is not None:
-        return _train(frames, mlruns_dir, config, source, step, Path(work_dir))
+        return _train(frames, mlruns_dir, config, source, step, Path(work_dir), client)
     with tempfile.TemporaryDirectory(prefix="targeting-train-") as scratch:
-        result = _train(frames, mlruns_dir, config, source, step, Path(scratch))
+        result = _train(frames, mlruns_dir, config, source, step, Path(scratch), client)
     logged = local_artifact_path(result.registered.source)
     return replace(
         result,
@@ -238,6 +243,7 @@ def _train(
     source: dict[str, str] | None,
     step: StepFn,
     work: Path,
+    client: Any = None,
 ) -> TrainResult:
     """One run writing its files under ``work`` (see ``train``)."""
     config = config or TrainConfig()
@@ -268,7 +274,10 @@ def _train(
         strengths = profiles.estimated_strengths(split.valid_start)
         profiles.use_strengths(strengths)
         profile_config = profiles.config
-        x_all = pipeline.transform_inputs(inputs)
+        if client is None:
+            x_all = pipeline.transform_inputs(inputs)
+        else:
+            x_all = transform_blocks(client, pipeline, inputs, work)
         names = list(pipeline.spec_.names)
     with timed("labels and split"):
         lab = label_declarations(d, c, split)
@@ -313,7 +322,7 @@ def _train(
     te = parts["test"]
     groups = model_groups(pipeline.spec_.groups)
     with timed("LightGBM"):
-        selection, booster, tree_info = _select_trees(parts, names, groups, config)
+        selection, booster, tree_info = _select_trees(parts, names, groups, config, client)
     with timed("network"):
         tr, va = parts["train"], parts["valid"]
         net, net_info = train_network(
@@ -404,6 +413,7 @@ def _train(
                 len(RISK_TYPES),
                 config.tree,
                 config.network,
+                client,
             )
             metrics.update(refit_info)
         else:
