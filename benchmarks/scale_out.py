@@ -1,9 +1,10 @@
 """Benchmark: score a world of 10 million declarations in one process and on Dask.
 
-1. Generates the world in shards (``--shards`` worlds of one year, each its own traders,
-   ids prefixed by shard so none collide), two shards at a time, written as monthly
-   partitions (``canonical.partitions``: declarations with their ENS) and, for the single
-   process, appended to one declarations file and one ENS file.
+1. Generates the world in shards (``--shards`` worlds of a year from 2025-06-01, after the
+   model's training world; each its own traders, ids prefixed by shard so none collide),
+   two shards at a time, written as monthly partitions (``canonical.partitions``:
+   declarations with their ENS) and, for the single process, appended to one declarations
+   file and one ENS file.
 2. Trains a model with ``targeting train`` on a small separate world (or takes ``--model``).
 3. Runs ``targeting score --no-reasons`` on the whole file in one process, and
    ``targeting score --dask local --dask-workers N --no-reasons`` on the partitions, each
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +40,15 @@ from canonical.schema import TABLES
 from synth import WorldConfig, generate_world, write_world
 
 GIB = 2**30
+SCORED_FROM = date(2025, 6, 1)  # after the training world's 120 days from 2025-01-01
 TARGETING = str(Path(sys.executable).with_name("targeting"))  # the installed command
 SINGLE_TABLES = ("declarations", "ens_filings", "ens_items")
 
 
 def _shard(k: int, per_day: int, days: int, out: Path) -> dict[str, Path]:
     """Shard ``k``: a world of its own, ids prefixed, as monthly partitions and flat files."""
-    world = generate_world(WorldConfig(seed=100 + k, days=days, declarations_per_day=per_day))
+    config = WorldConfig(seed=100 + k, start=SCORED_FROM, days=days, declarations_per_day=per_day)
+    world = generate_world(config)
     frames = {name: world.frame(name) for name in SINGLE_TABLES}
     tag = f"S{k:02d}-"
     d = frames["declarations"]

@@ -17,23 +17,53 @@ full fit on the concatenated history (tested).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 import numpy as np
 
 from features.blocks import ControlEvents, EnsEvents, State
 from features.inputs import Inputs
 from features.timebase import period_of, period_start
 from features.vocab import Vocabulary
-from graph.algorithms import Algorithms
+from graph.algorithms import Algorithms, check_backend
 from graph.config import GraphConfig
 from graph.edges import EdgeTable
 from graph.records import ControlLedger
 from graph.registry import PartyRegistry, role_ids
 from graph.schema import FEATURES, feature_names, feature_roles, prior_row
-from graph.snapshot import Structure, snapshot_features, structure
+from graph.snapshot import snapshot_features, structure
 from graph.tables import FeatureTables
 
 NOT_FITTED = "This GraphBlock is not fitted yet. Call fit (or set_state) beforehand."
 NO_ENS = "no ENS data at fit: consignee-consignor and carrier edges and carrier features left out"
+
+
+Snapshot = tuple[int, np.ndarray, np.ndarray, np.ndarray]  # period, prior, node codes, rows
+PeriodMapper = Callable[[Callable[[Any, Any], Any], list[Any], Any], Iterable[Any]]
+
+
+def snapshot_run(
+    periods: list[int], shared: tuple[EdgeTable, ControlLedger, GraphConfig]
+) -> list[Snapshot]:
+    """The snapshots of consecutive periods whose pairs do not change: the structure
+    (components, communities, PageRank) once, the records of each period on it."""
+    edges, ledger, config = shared
+    algorithms = Algorithms(config.backend)
+    shape = structure(edges.at(periods[0], config.window_periods), config, algorithms)
+    n_nodes, n_pairs = shape.edges.n_nodes, len(shape.edges.a)
+    out = []
+    for period in periods:
+        records = ledger.at(int(period_start(period, config.period_days)), n_nodes, n_pairs)
+        rows = snapshot_features(shape, records, config, algorithms)
+        prior = prior_row(records.global_rate, config.max_distance)
+        out.append((period, prior, edges.node_code[:n_nodes], rows))
+    return out
+
+
+def map_in_process(fn: Callable[[Any, Any], Any], items: list[Any], shared: Any) -> list[Any]:
+    """``fn(item, shared)`` for each item, here, in order."""
+    return [fn(item, shared) for item in items]
 
 
 class GraphBlock:
@@ -47,12 +77,12 @@ class GraphBlock:
     # ----- learning ------------------------------------------------------------------
     def fit(self, inputs: Inputs, controls: ControlEvents, ens: EnsEvents | None) -> None:
         """Build every snapshot from a history (ENS edges come with ``inputs.ens``)."""
-        algorithms = Algorithms(self.config.backend)
+        check_backend(self.config.backend)  # an uninstalled backend is refused before any work
         self.with_ens_ = inputs.ens is not None
         registry = PartyRegistry.empty()
         registry.append(inputs, controls, self.with_ens_)
         self.registry_ = registry
-        self.tables_ = self._compute(algorithms, None, keep_before=None)
+        self.tables_ = self._compute(None, keep_before=None)
         self.stale_from_: int | None = None  # first period whose snapshot is out of date
         self.final_: int | None = None  # the grid's end once no pair is left to leave
 
@@ -72,20 +102,21 @@ class GraphBlock:
         stale = self.stale_from_
         self.stale_from_ = keep_before if stale is None else min(stale, keep_before)
 
-    def refresh(self) -> None:
-        """Compute the snapshots that facts appended since the last computation change."""
+    def refresh(self, mapper: PeriodMapper | None = None) -> None:
+        """Compute the snapshots that facts appended since the last computation change;
+        ``mapper`` runs the runs of periods elsewhere (a Dask cluster's workers), the same
+        snapshots in any order."""
         self._check_fitted()
         if self.stale_from_ is not None:
-            algorithms = Algorithms(self.config.backend)
-            self.tables_ = self._compute(algorithms, self.tables_, self.stale_from_)
+            self.tables_ = self._compute(self.tables_, self.stale_from_, mapper=mapper)
             self.stale_from_ = None
 
     def _compute(
         self,
-        algorithms: Algorithms,
         old: FeatureTables | None,
         keep_before: int | None,
         until: int | None = None,
+        mapper: PeriodMapper | None = None,
     ) -> FeatureTables:
         """Tables on the current grid; snapshots before ``keep_before`` taken from ``old``.
 
@@ -110,16 +141,15 @@ class GraphBlock:
         else:
             tables = old.regrid(first, n_snapshots, n_codes, keep_before, config.max_distance)
             start = max(first, keep_before)
-        shape: Structure | None = None
+        runs: list[list[int]] = []  # consecutive periods sharing one structure
         for period in range(start, last + 1):
-            if shape is None or edges.changes(period, config.window_periods):
-                shape = structure(edges.at(period, config.window_periods), config, algorithms)
-            n_nodes, n_pairs = shape.edges.n_nodes, len(shape.edges.a)
-            cut_off = int(period_start(period, config.period_days))
-            records = ledger.at(cut_off, n_nodes, n_pairs)
-            rows = snapshot_features(shape, records, config, algorithms)
-            prior = prior_row(records.global_rate, config.max_distance)
-            tables.write(period, prior, edges.node_code[:n_nodes], rows)
+            if not runs or edges.changes(period, config.window_periods):
+                runs.append([period])
+            else:
+                runs[-1].append(period)
+        for snapshots in (mapper or map_in_process)(snapshot_run, runs, (edges, ledger, config)):
+            for period, prior, codes, rows in snapshots:
+                tables.write(period, prior, codes, rows)
         return tables
 
     def _reach(self, period: int) -> None:
@@ -129,8 +159,7 @@ class GraphBlock:
         grid_last = tables.first_period + tables.n_snapshots - 1
         if period <= grid_last or tables.n_snapshots == 0 or self.final_ == grid_last:
             return
-        algorithms = Algorithms(self.config.backend)
-        self.tables_ = self._compute(algorithms, tables, grid_last + 1, until=period)
+        self.tables_ = self._compute(tables, grid_last + 1, until=period)
         reached = self.tables_.first_period + self.tables_.n_snapshots - 1
         if reached < period:  # every pair has left: later snapshots equal this one
             self.final_ = reached

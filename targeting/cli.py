@@ -255,7 +255,6 @@ def train(
     ] = None,
 ) -> None:
     """Train LightGBM + network + blend, evaluate on the latest window, register a version."""
-    import contextlib
     import tempfile
 
     from rich.console import Console
@@ -292,14 +291,12 @@ def train(
         _fail("give --world DIR, or --declarations FILE with --mapping FILE")
     progress, step = _progress_step()
     config = TrainConfig(ipw=ipw, calibration=calibration, cross_fit=cross_fit)
-    cluster: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-    if dask is not None:
-        from targeting.dask_cluster import dask_client, describe
+    from targeting.dask_cluster import describe, optional_client
 
-        cluster = dask_client(dask, dask_workers)
+    if dask is not None:
         source["dask"] = dask
     try:
-        with cluster as client, progress:  # type: ignore[attr-defined]
+        with optional_client(dask, dask_workers) as client, progress:  # type: ignore[attr-defined]
             if client is not None:
                 typer.echo(f"training on Dask: {describe(client)}")
             result = run_training(
@@ -542,9 +539,20 @@ def backtest(
     detection_recall: Annotated[
         float, typer.Option(help="Weekly recall on the drifting scheme that counts as caught.")
     ] = 0.5,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on Dask: 'local' or a scheduler address: the history's features by time"
+            " blocks and every weekly tree model on the workers (docs/scale-out.md)."
+        ),
+    ] = None,
+    dask_workers: Annotated[
+        int | None, typer.Option(min=1, help="Workers of --dask local (default: the cores).")
+    ] = None,
 ) -> None:
     """Replay a generated world week by week: score from the live state, select the budget,
     reveal only the selected, retrain; compare strategies against the truth."""
+
     from rich.console import Console
     from rich.table import Table
 
@@ -579,8 +587,13 @@ def backtest(
         rounds=rounds,
         detection_recall=detection_recall,
     )
+    from targeting.dask_cluster import describe, optional_client
+
     try:
-        runs = run_backtest(loaded, chosen, config, progress=typer.echo)
+        with optional_client(dask, dask_workers) as client:
+            if client is not None:
+                typer.echo(f"backtest on Dask: {describe(client)}")
+            runs = run_backtest(loaded, chosen, config, progress=typer.echo, client=client)
     except ValueError as exc:
         _fail(str(exc))
     run_id, summary = log_backtest(settings.mlruns_dir, str(world), loaded, runs, config)
@@ -823,6 +836,7 @@ def _score_partitioned(
     typer.echo(
         f"scored {run.rows:,} of {read:,} in {time.perf_counter() - began:.1f} s"
         f" (validate {run.seconds['ingest']:.1f} s, fold {run.seconds['fold']:.1f} s,"
+        f" graph snapshots (on the workers) and save {run.seconds['save']:.1f} s,"
         f" score {run.seconds['score']:.1f} s); {rejected:,} rejected{why}"
         f" -> {out}/<partition>.rejects.csv"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterator
@@ -33,6 +34,16 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
     else:
         with Client(scheduler) as client:
             yield client
+
+
+def optional_client(
+    scheduler: str | None, workers: int | None = None
+) -> contextlib.AbstractContextManager[Any]:
+    """``dask_client`` when a scheduler is given (``--dask``), else a context giving None
+    (the command runs in this process)."""
+    if scheduler is None:
+        return contextlib.nullcontext()
+    return dask_client(scheduler, workers)
 
 
 def describe(client: Any) -> str:

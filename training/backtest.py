@@ -32,6 +32,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -45,6 +46,7 @@ from models.lgbm import TreeConfig, refit_trees
 from models.metrics import top_k
 from synth.reveal import ControlModel
 from training.dataset import HIT_OUTCOMES
+from training.distributed import history_matrix
 from training.estimates import budget_estimates
 from training.exploration import (
     DriftSignal,
@@ -254,12 +256,14 @@ def fit_weekly_model(
     names: list[str],
     strategy: Strategy,
     config: BacktestConfig,
+    client: Any = None,
 ) -> WeeklyModel:
     """Trees on every known label; a revenue regression for the revenue rule; a bootstrap
-    committee for the uncertainty arm."""
+    committee for the uncertainty arm. ``client``: the trees and the committee trained with
+    LightGBM's Dask interface on its workers."""
     if y.sum() == 0:
         raise ValueError("no irregularity among the known labels: the history is too short")
-    booster = refit_trees(x, y, np.ones(len(y)), names, config.tree, config.rounds)
+    booster = refit_trees(x, y, np.ones(len(y)), names, config.tree, config.rounds, None, client)
     rev_model = None
     if strategy.exploit == "revenue":
         hits = y > 0
@@ -283,7 +287,14 @@ def fit_weekly_model(
             tree = replace(config.tree, seed=config.tree.seed + member + 1)
             committee.append(
                 refit_trees(
-                    x[rows], y[rows], np.ones(len(rows)), names, tree, config.committee_rounds
+                    x[rows],
+                    y[rows],
+                    np.ones(len(rows)),
+                    names,
+                    tree,
+                    config.committee_rounds,
+                    None,
+                    client,
                 )
             )
     return WeeklyModel(booster, rev_model, committee)
@@ -349,7 +360,10 @@ REFERENCE_WEEKS = 4  # the drift of a week is measured against the four weeks be
 
 
 def initial_state(
-    world: BacktestWorld, begin: int, make_pipeline: Callable[[], FeaturePipeline]
+    world: BacktestWorld,
+    begin: int,
+    make_pipeline: Callable[[], FeaturePipeline],
+    client: Any = None,
 ) -> Start:
     """The state and labels before the backtest: a pipeline fitted on the history's
     declarations, filings and the past policy's results on them (each row's features as
@@ -368,7 +382,7 @@ def initial_state(
     profiles = next((b for b in pipeline.blocks if isinstance(b, ProfileBlock)), None)
     if profiles is not None:  # smoothing strengths estimated as training does
         profiles.use_strengths(profiles.estimated_strengths(begin))
-    x = pipeline.transform_inputs(pipeline.fitted_inputs_)
+    x = history_matrix(pipeline, pipeline.fitted_inputs_, client)
     per_row = _one_result_per_declaration(controls)
     at = pd.Index(history["declaration_id"].astype(object)).get_indexer(
         per_row["declaration_id"].astype(object)
@@ -513,6 +527,7 @@ def run_strategy(
     config: BacktestConfig,
     start: Start,
     progress: Callable[[str], None] = lambda _: None,
+    client: Any = None,
 ) -> StrategyRun:
     """Replay the backtest weeks with one strategy from a copy of the initial state."""
     pipeline = copy.deepcopy(start.pipeline)
@@ -525,7 +540,7 @@ def run_strategy(
     filings, items = world.frames.get("ens_filings"), world.frames.get("ens_items")
     filed = to_seconds(filings["filed_at"]) if filings is not None else None
     bounds = week_bounds(world, config.weeks)
-    model = fit_weekly_model(*labels.known_before(bounds[0][0]), names, strategy, config)
+    model = fit_weekly_model(*labels.known_before(bounds[0][0]), names, strategy, config, client)
     records = []
     for week, (begin, end) in enumerate(bounds, start=1):
         rows = np.flatnonzero((lodged >= begin) & (lodged < end))
@@ -581,7 +596,7 @@ def run_strategy(
         records.append(record)
         progress(f"{strategy.name}: week {week}/{config.weeks} recall {record['recall']:.3f}")
         if week < config.weeks:
-            model = fit_weekly_model(*labels.known_before(end), names, strategy, config)
+            model = fit_weekly_model(*labels.known_before(end), names, strategy, config, client)
     return StrategyRun(strategy, pd.DataFrame.from_records(records))
 
 
@@ -635,12 +650,14 @@ def run_backtest(
     config: BacktestConfig,
     progress: Callable[[str], None] = lambda _: None,
     make_pipeline: Callable[[], FeaturePipeline] = default_pipeline,
+    client: Any = None,
 ) -> list[StrategyRun]:
-    """Every strategy from the same initial state and model, on the same weeks."""
+    """Every strategy from the same initial state and model, on the same weeks.
+    ``client``: a Dask client: the history's matrix and every tree model on its workers."""
     bounds = week_bounds(world, config.weeks)
     progress("fitting the initial state on the history")
-    start = initial_state(world, bounds[0][0], make_pipeline)
-    return [run_strategy(world, s, config, start, progress) for s in strategies]
+    start = initial_state(world, bounds[0][0], make_pipeline, client)
+    return [run_strategy(world, s, config, start, progress, client) for s in strategies]
 
 
 def summary_table(

@@ -61,3 +61,13 @@ def transform_blocks(
     if not parts:
         return np.zeros((0, len(pipeline.spec_.names)), dtype=np.float32)
     return np.vstack(parts)
+
+
+def history_matrix(
+    pipeline: FeaturePipeline, inputs: Inputs, client: Any = None, work: Path | None = None
+) -> np.ndarray:
+    """The point-in-time matrix of ``inputs`` (a fitted history): in this process, or by
+    blocks on the Dask ``client``'s workers (``transform_blocks``), the same matrix."""
+    if client is None:
+        return pipeline.transform_inputs(inputs)
+    return transform_blocks(client, pipeline, inputs, work)

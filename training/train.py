@@ -49,7 +49,7 @@ from models.lgbm import TreeConfig, ipw_weights, train_trees
 from models.train_network import NetworkConfig, NetworkData, predict_network, train_network
 from training import plots
 from training.dataset import Labelled, label_declarations
-from training.distributed import transform_blocks
+from training.distributed import history_matrix
 from training.drift import psi_summary, psi_table
 from training.evaluate import traffic_estimates
 from training.groups import (
@@ -274,10 +274,7 @@ def _train(
         strengths = profiles.estimated_strengths(split.valid_start)
         profiles.use_strengths(strengths)
         profile_config = profiles.config
-        if client is None:
-            x_all = pipeline.transform_inputs(inputs)
-        else:
-            x_all = transform_blocks(client, pipeline, inputs, work)
+        x_all = history_matrix(pipeline, inputs, client, work)
         names = list(pipeline.spec_.names)
     with timed("labels and split"):
         lab = label_declarations(d, c, split)

@@ -115,3 +115,30 @@ def test_a_stale_state_saves_current_and_refresh_computes_ahead(
     assert done >= 1
     pipe.transform(later, feed.f, feed.i)
     assert len(calls) == done
+
+
+def test_snapshots_mapped_elsewhere_equal_those_computed_here(
+    feed: Feed, batches: list[Batch]
+) -> None:
+    """``refresh(mapper)`` (how ``score --dask`` computes them on the workers): each run of
+    periods goes through pickling, the runs in reverse order, and the tables are the same."""
+    import pickle
+
+    here = feed.fit(all_blocks())
+    for b in batches[:8]:
+        here.update(b.declarations, b.controls, b.filings, b.items)
+    there = pickle.loads(pickle.dumps(here))
+    tasks: list[int] = []
+
+    def elsewhere(fn, items, shared):
+        shipped = pickle.loads(pickle.dumps(shared))
+        out = [pickle.loads(pickle.dumps(fn(item, shipped))) for item in reversed(items)]
+        tasks.append(len(items))
+        return out[::-1]
+
+    here.blocks[-1].refresh()
+    there.blocks[-1].refresh(elsewhere)
+    assert tasks
+    assert tasks[0] >= 1
+    np.testing.assert_array_equal(here.blocks[-1].tables_.values, there.blocks[-1].tables_.values)
+    assert here.blocks[-1].tables_.first_period == there.blocks[-1].tables_.first_period
