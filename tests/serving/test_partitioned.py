@@ -131,3 +131,23 @@ def test_fold_order_of_partitions_does_not_change_the_state(
     forward, backward = features
     assert forward.shape[0] == 1499
     np.testing.assert_allclose(forward, backward, rtol=1e-5, atol=1e-6)
+
+
+def test_dask_refuses_what_it_cannot_read(
+    trained: Trained, inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Clear errors, before any cluster starts: a mapping (partitions are canonical), a
+    file where a folder of partitions is expected, a folder without partitions."""
+    single, parts = inputs
+    env = {"TARGETING_MLRUNS_DIR": str(trained.mlruns)}
+    cases = {
+        "--mapping": (["--declarations", str(parts), "--mapping", "m.yaml"], "drop --mapping"),
+        "file": (["--declarations", str(single / "declarations.parquet")], "folder of Parquet"),
+        "empty": (["--declarations", str(tmp_path)], "no partition"),
+    }
+    for args, message in cases.values():
+        run = CliRunner().invoke(
+            app, ["score", *args, "--out", str(tmp_path / "o"), "--dask", "local"], env=env
+        )
+        assert run.exit_code == 2, run.output
+        assert message in run.output
