@@ -32,6 +32,12 @@ app = typer.Typer(
 )
 
 
+# --dask-workers of the commands that take --dask (score, train, backtest)
+DaskWorkers = Annotated[
+    int | None, typer.Option(min=1, help="Workers of --dask local (default: the cores).")
+]
+
+
 @app.callback()
 def main(
     verbose: Annotated[
@@ -250,9 +256,7 @@ def train(
             " (docs/scale-out.md)."
         ),
     ] = None,
-    dask_workers: Annotated[
-        int | None, typer.Option(min=1, help="Workers of --dask local (default: the cores).")
-    ] = None,
+    dask_workers: DaskWorkers = None,
 ) -> None:
     """Train LightGBM + network + blend, evaluate on the latest window, register a version."""
     import tempfile
@@ -546,9 +550,7 @@ def backtest(
             " blocks and every weekly tree model on the workers (docs/scale-out.md)."
         ),
     ] = None,
-    dask_workers: Annotated[
-        int | None, typer.Option(min=1, help="Workers of --dask local (default: the cores).")
-    ] = None,
+    dask_workers: DaskWorkers = None,
 ) -> None:
     """Replay a generated world week by week: score from the live state, select the budget,
     reveal only the selected, retrain; compare strategies against the truth."""
@@ -657,9 +659,7 @@ def score(
             " and --out are then folders of Parquet partitions (docs/scale-out.md)."
         ),
     ] = None,
-    dask_workers: Annotated[
-        int | None, typer.Option(min=1, help="Workers of --dask local (default: the cores).")
-    ] = None,
+    dask_workers: DaskWorkers = None,
 ) -> None:
     """Score new declarations: id, score, expected revenue, risk band, top 3 reason codes.
 
