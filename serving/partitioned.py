@@ -13,8 +13,8 @@ Exact, with no delay: every feature reads only facts strictly before its row, so
 gets the same features from the state holding every partition as from a state holding
 only what was lodged before it. That is the property the single-process command relies
 on when it folds a whole file before scoring it; scores equal the single-process ones.
-What a worker holds is the feature state (an index of the history per key, about a
-third of a declaration's size per row) plus one partition.
+What a worker holds is the feature state (an index of the history per key, about 2 KB per
+declaration folded) plus one partition: see docs/scale-out.md for the limit this sets.
 """
 
 from __future__ import annotations
