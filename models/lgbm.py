@@ -119,27 +119,27 @@ def train_trees(
         )
         best = best_round(grown, x_valid, y_valid, config.early_stopping)
         booster = lgb.Booster(model_str=grown.model_to_string(num_iteration=best))
-        return booster, {
-            "best_iteration": float(best),
-            "scale_pos_weight": float(params["scale_pos_weight"]),  # type: ignore[arg-type]
-        }
-    train = lgb.Dataset(
-        mask_columns(x_train, keep),
-        y_train,
-        weight=w_train,
-        feature_name=list(names),
-        free_raw_data=False,
-    )
-    valid = lgb.Dataset(mask_columns(x_valid, keep), y_valid, reference=train, free_raw_data=False)
-    booster = lgb.train(
-        params,
-        train,
-        num_boost_round=config.max_rounds,
-        valid_sets=[valid],
-        callbacks=[lgb.early_stopping(config.early_stopping, verbose=False)],
-    )
+    else:
+        train = lgb.Dataset(
+            mask_columns(x_train, keep),
+            y_train,
+            weight=w_train,
+            feature_name=list(names),
+            free_raw_data=False,
+        )
+        valid = lgb.Dataset(
+            mask_columns(x_valid, keep), y_valid, reference=train, free_raw_data=False
+        )
+        booster = lgb.train(
+            params,
+            train,
+            num_boost_round=config.max_rounds,
+            valid_sets=[valid],
+            callbacks=[lgb.early_stopping(config.early_stopping, verbose=False)],
+        )
+        best = booster.best_iteration
     return booster, {
-        "best_iteration": float(booster.best_iteration),
+        "best_iteration": float(best),
         "scale_pos_weight": float(params["scale_pos_weight"]),  # type: ignore[arg-type]
     }
 

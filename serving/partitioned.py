@@ -20,6 +20,7 @@ declaration folded) plus one partition: see docs/scale-out.md for the limit this
 from __future__ import annotations
 
 import functools
+import os
 import resource
 import shutil
 import time
@@ -39,6 +40,7 @@ from features.pipeline import FeaturePipeline
 from graph.block import GraphBlock, PeriodMapper
 from graph.pipeline_blocks import all_blocks
 from models.bundle import FEATURES_DIR, read_bundle
+from serving.ens_status import NOT_SENT
 from serving.scoring import Scorer, served_table
 
 DECLARATIONS_FILE = "declarations.parquet"
@@ -94,22 +96,16 @@ class IngestedPartition:
     accepted: int
     rejected: int
     reasons: dict[str, int]
-    ens_read: int
-    ens_rejected: int
     first_lodged: int | None  # seconds; orders the fold
-    seconds: float
-    peak_rss: int
 
 
 def ingest_partition(part: Partition, work: Path, rejects: Path) -> IngestedPartition:
     """Stage 1 (on a worker): the per-row checks of ``ingest`` into ``work/<name>``."""
-    began = time.perf_counter()
     target = Path(work) / part.name
     summary = ingest_canonical(part.declarations, target, ens=part.ens)
     Path(rejects).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(target / REJECTS_FILE, Path(rejects) / f"{part.name}.rejects.csv")
     report = summary.tables["declarations"]
-    ens = summary.tables.get("ens")
     first = None
     if report.accepted:
         lodged = pq.read_table(target / DECLARATIONS_FILE, columns=["lodged_at"]).column(0)
@@ -121,11 +117,7 @@ def ingest_partition(part: Partition, work: Path, rejects: Path) -> IngestedPart
         accepted=report.accepted,
         rejected=report.rejected,
         reasons=dict(report.rejected_by_reason),
-        ens_read=0 if ens is None else ens.read,
-        ens_rejected=0 if ens is None else ens.rejected,
         first_lodged=first,
-        seconds=time.perf_counter() - began,
-        peak_rss=peak_rss_bytes(),
     )
 
 
@@ -172,11 +164,8 @@ class ScoredPartition:
     """What stage 3 wrote for a partition."""
 
     name: str
-    out: Path
     rows: int
     not_sent: int
-    bands: dict[str, int]
-    seconds: float
     peak_rss: int
     worker_pid: int
 
@@ -198,24 +187,16 @@ def score_partition(
     threads: int = 1,
 ) -> ScoredPartition:
     """Stage 3 (on a worker): score one canonical partition into ``out/<name>.parquet``."""
-    import os
-
-    began = time.perf_counter()
     scorer = _scorer(str(bundle), str(pipeline), device, threads)
     frames = read_dataset(part.canonical)
     d, f = frames["declarations"], frames.get("ens_filings")
     batch = scorer.score_frame(d, f, frames.get("ens_items"), reasons=reasons)
     table = served_table(batch, d, f, rounded=False)
-    target = Path(out) / f"{part.name}.parquet"
-    table.to_parquet(target, index=False)
-    counts = table["risk_band"].value_counts()
+    table.to_parquet(Path(out) / f"{part.name}.parquet", index=False)
     return ScoredPartition(
         name=part.name,
-        out=target,
         rows=len(table),
-        not_sent=int((table["ens_status"] == "not_sent").sum()),
-        bands={str(k): int(v) for k, v in counts.items()},
-        seconds=time.perf_counter() - began,
+        not_sent=int((table["ens_status"] == NOT_SENT).sum()),
         peak_rss=peak_rss_bytes(),
         worker_pid=os.getpid(),
     )

@@ -20,6 +20,7 @@ from targeting.logs import configure as configure_logging
 from targeting.settings import TargetingSettings
 
 if TYPE_CHECKING:
+    from serving.live import LiveScorer
     from serving.settings import ServingSettings
 
 app = typer.Typer(
@@ -554,7 +555,6 @@ def backtest(
 ) -> None:
     """Replay a generated world week by week: score from the live state, select the budget,
     reveal only the selected, retrain; compare strategies against the truth."""
-
     from rich.console import Console
     from rich.table import Table
 
@@ -767,12 +767,7 @@ def score(
             err=True,
         )
     if saved is not None:
-        meta = live.meta
-        typer.echo(
-            f"live feature state {'resumed' if opened.resumed else 'started'} -> {saved}:"
-            f" {meta.folded_declarations:,} declarations and {meta.folded_controls:,} results"
-            f" folded since training"
-        )
+        typer.echo(_live_state_line(opened, saved))
     typer.echo(table["risk_band"].value_counts().to_string())
 
 
@@ -854,12 +849,17 @@ def _score_partitioned(
             err=True,
         )
     if run.state is not None and opened is not None:
-        meta = opened.live.meta
-        typer.echo(
-            f"live feature state {'resumed' if opened.resumed else 'started'} -> {run.state}:"
-            f" {meta.folded_declarations:,} declarations and {meta.folded_controls:,} results"
-            f" folded since training"
-        )
+        typer.echo(_live_state_line(opened, run.state))
+
+
+def _live_state_line(opened: LiveScorer, saved: Path) -> str:
+    """What ``score`` says of the live state it saved, in one process or on Dask."""
+    meta = opened.live.meta
+    return (
+        f"live feature state {'resumed' if opened.resumed else 'started'} -> {saved}:"
+        f" {meta.folded_declarations:,} declarations and {meta.folded_controls:,} results"
+        f" folded since training"
+    )
 
 
 def rejects_path(out: Path) -> Path:

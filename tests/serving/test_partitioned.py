@@ -110,7 +110,7 @@ def test_fold_order_of_partitions_does_not_change_the_state(
     for part in find_partitions(parts):
         target = tmp_path / "canonical" / part.name
         ingest_canonical(part.declarations, target, ens=part.ens)
-        ingested.append(IngestedPartition(part.name, target, 0, 1, 0, {}, 0, 0, None, 0.0, 0))
+        ingested.append(IngestedPartition(part.name, target, 0, 1, 0, {}, None))
     info = read_bundle(trained.bundle)
     features = []
     for order in (ingested, ingested[::-1]):
